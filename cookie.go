@@ -1,0 +1,53 @@
+package ginsession
+
+import (
+	"math"
+	"net/http"
+	"time"
+)
+
+// writeHeaders tells the browser what the commit decided: a new cookie, an
+// expired one, or nothing; and, since the response depends on the session,
+// Vary: Cookie for caches.
+func (s *Session) writeHeaders(h http.Header) {
+	h.Add("Vary", "Cookie")
+	if s.cookie == cookieKeep {
+		return
+	}
+	cfg := &s.store.cfg
+	ck := http.Cookie{
+		Name:        cfg.cookieName,
+		Path:        cfg.cookiePath,
+		Domain:      cfg.cookieDomain,
+		HttpOnly:    true,
+		Secure:      s.c.Request.TLS != nil,
+		SameSite:    cfg.sameSite,
+		Partitioned: cfg.partitioned,
+	}
+	if cfg.secure != nil {
+		ck.Secure = *cfg.secure
+	}
+	if cfg.partitioned {
+		ck.Secure = true
+	}
+	if s.cookie == cookieExpire {
+		ck.MaxAge = -1
+	} else {
+		ck.Value = s.token
+		if cfg.persistent {
+			ck.MaxAge = maxAge(s.expires.Sub(cfg.now()))
+		}
+	}
+	h.Add("Set-Cookie", ck.String())
+	s.cookie = cookieKeep
+}
+
+// maxAge rounds d up to whole seconds, at least one: Max-Age 0 would delete
+// the cookie.
+func maxAge(d time.Duration) int {
+	secs := math.Ceil(d.Seconds())
+	if secs < 1 {
+		return 1
+	}
+	return int(secs)
+}

@@ -1,0 +1,39 @@
+package ginsession
+
+import "errors"
+
+// Errors a handler can meet through the error handler, through Save, or in
+// c.Errors. Each is wrapped with context; test for them with errors.Is.
+var (
+	// ErrSessionInterrupted means the session was destroyed (a logout, a
+	// revocation, an ID renewal on another request) while this request was
+	// using it. This request's changes are dropped rather than bringing the
+	// session back. The default error handler answers 409 Conflict.
+	ErrSessionInterrupted = errors.New("ginsession: session was destroyed by a concurrent request")
+
+	// ErrLoad means the session could not be read from the database. The
+	// request is not treated as anonymous, since that would log the user out
+	// and let a later save overwrite their data.
+	ErrLoad = errors.New("ginsession: cannot load session")
+
+	// ErrSave means the session could not be written to the database.
+	ErrSave = errors.New("ginsession: cannot save session")
+
+	// ErrEncode means a value given to Set or AddFlash could not be encoded by
+	// the codec. The message names the key and the Go type.
+	ErrEncode = errors.New("ginsession: cannot encode value")
+
+	// ErrTooLarge means a value or the whole encoded session is larger than
+	// the limit set by WithMaxSize.
+	ErrTooLarge = errors.New("ginsession: session data too large")
+
+	// ErrConflict means a save kept losing to concurrent writers of the same
+	// session and gave up after a bounded number of retries.
+	ErrConflict = errors.New("ginsession: too many concurrent writes to one session")
+
+	// ErrCookieNotSent means the session changed in a way that needs a new
+	// cookie (a new session, an ID renewal, a Destroy) after the response
+	// headers had gone out, so the browser could not be told. Data that could
+	// be saved without the cookie was saved. Call Save before streaming.
+	ErrCookieNotSent = errors.New("ginsession: response headers already sent, session cookie not updated")
+)

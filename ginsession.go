@@ -1,0 +1,118 @@
+// Package ginsession gives Gin applications server-side sessions kept in
+// their own database through GORM, in the manner of Django's: the cookie
+// carries only an opaque token, the data lives in a table, and a changed
+// session saves itself just before the response headers go out.
+//
+//	r.Use(ginsession.New(db))
+//	ginsession.Default(c).Set("username", "Alice")
+//	name, _ := ginsession.Get[string](ginsession.Default(c), "username")
+//
+// A session is loaded only when a handler uses it and written only when it
+// changed: a route that never touches it runs no SQL, a read runs one SELECT
+// and a write one more UPDATE. Concurrent requests of one session merge their
+// changes key by key, and a session destroyed by one request is never brought
+// back by another.
+package ginsession
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+)
+
+// New migrates the session table in db and returns the middleware that
+// attaches a session to every request. It panics when the options are
+// invalid or the table cannot be migrated, since the application cannot
+// serve sessions without it; use NewStore to handle that error yourself.
+func New(db *gorm.DB, opts ...Option) gin.HandlerFunc {
+	st, err := NewStore(db, opts...)
+	if err != nil {
+		panic(err.Error() + " (check the database connection and options, or call NewStore to handle the error)")
+	}
+	return st.Handler()
+}
+
+// Default returns the request's session. It panics when the middleware is
+// not installed on the route, which is a programming error.
+func Default(c *gin.Context) *Session {
+	if s, ok := FromContext(c.Request.Context()); ok {
+		return s
+	}
+	panic("ginsession: no session in this request: add r.Use(ginsession.New(db)) before the routes that call ginsession.Default")
+}
+
+// FromContext returns the session that the middleware put into a request's
+// context, for code that holds c.Request.Context() rather than the
+// *gin.Context.
+func FromContext(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(sessionKey{}).(*Session)
+	return s, ok
+}
+
+func (st *Store) handle(c *gin.Context) {
+	st.maybeCleanup()
+	s := &Session{store: st, c: c}
+	s.w = writer{ResponseWriter: c.Writer, s: s}
+	s.ctx = sessionContext{Context: c.Request.Context(), s: s}
+	c.Request = c.Request.WithContext(&s.ctx)
+	c.Writer = &s.w
+
+	finished := false
+	defer func() {
+		if !finished {
+			// A panic (or runtime.Goexit) is on its way out: save nothing and
+			// let gin.Recovery answer through Gin's own writer.
+			s.mu.Lock()
+			s.frozen = true
+			s.mu.Unlock()
+			c.Writer = s.w.ResponseWriter
+		}
+	}()
+	c.Next()
+	finished = true
+
+	if s.w.state == headersOpen && !s.w.ResponseWriter.Written() {
+		// The handler wrote nothing (or only a status): Gin sends the
+		// headers after this returns, so commit now.
+		s.w.beforeHeaders()
+	} else if s.w.state != discarding {
+		s.commitAfterHeaders()
+	}
+	c.Writer = s.w.ResponseWriter
+}
+
+// commitBeforeHeaders saves the session and writes its cookie and Vary into
+// h. It returns an error only when the error handler must answer.
+func (s *Session) commitBeforeHeaders(h http.Header) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded && s.err == nil {
+		return nil // never touched
+	}
+	if err := s.commit(true); err != nil && !s.errReported {
+		s.errReported = true
+		return err
+	}
+	s.writeHeaders(h)
+	return nil
+}
+
+// commitAfterHeaders saves what changed while the body was being written.
+// Nothing can reach the client any more, so errors go to the log and c.Errors.
+func (s *Session) commitAfterHeaders() {
+	s.mu.Lock()
+	err := s.commit(false)
+	if err == nil || s.errReported {
+		s.mu.Unlock()
+		return
+	}
+	if s.err != nil {
+		s.errReported = true
+	}
+	s.mu.Unlock()
+	_ = s.c.Error(err)
+	s.store.cfg.logger.ErrorContext(s.ctx.Context, "session change after the response headers went out",
+		"error", err, "method", s.c.Request.Method, "path", s.c.Request.URL.Path)
+}

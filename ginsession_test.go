@@ -1,0 +1,490 @@
+package ginsession
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"html/template"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestQuickstartLoginThenProfileGreetsUser(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/login", func(c *gin.Context) {
+			s := Default(c)
+			s.RenewID()
+			s.Set("username", "Alice")
+			c.String(http.StatusOK, "Logged in as Alice")
+		})
+		r.GET("/profile", func(c *gin.Context) {
+			name, _ := Get[string](Default(c), "username")
+			c.String(http.StatusOK, "Hello, %s", name)
+		})
+	})
+	cl := a.client()
+	login := cl.get("/login")
+	assert.Equal(t, "Logged in as Alice", login.body)
+	require.NotNil(t, login.sessionCookie())
+	assert.Equal(t, "Hello, Alice", cl.get("/profile").body)
+	assert.Equal(t, "Hello, ", a.client().get("/profile").body, "another browser has no session")
+}
+
+func TestStatementsPerRequest(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+
+	resp := cl.get("/set?k=v")
+	assert.Equal(t, []string{"INSERT"}, kinds(resp.stmts), "new session")
+
+	resp = cl.get("/none")
+	assert.Empty(t, resp.stmts, "route that never touches the session, cookie sent")
+	assert.Empty(t, resp.Header.Values("Vary"))
+
+	resp = cl.get("/get?k=k")
+	assert.Equal(t, "v", resp.body)
+	assert.Equal(t, []string{"SELECT"}, kinds(resp.stmts), "read-only")
+	assert.Contains(t, resp.stmts[0], "id = ?")
+	assert.Nil(t, resp.sessionCookie(), "a read sends no cookie")
+
+	resp = cl.get("/set?k=w")
+	assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts), "write to an existing session, no transaction")
+	assert.Contains(t, resp.stmts[1], "version = ?")
+
+	resp = cl.get("/destroy")
+	assert.Equal(t, []string{"DELETE"}, kinds(resp.stmts), "Destroy without reading")
+
+	resp = a.client().get("/get?k=k")
+	assert.Empty(t, resp.stmts, "a read without a cookie runs nothing")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+func TestUntouchedRouteSetsNoCookieAndNoVary(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	resp := a.client().get("/none")
+	assert.Equal(t, "untouched", resp.body)
+	assert.Nil(t, resp.sessionCookie())
+	assert.Empty(t, resp.Header.Values("Vary"))
+	assert.Empty(t, a.rows())
+}
+
+func TestSessionIsSavedBeforeHeadersForEveryKindOfResponse(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hello.txt")
+	require.NoError(t, os.WriteFile(file, []byte("file body"), 0o600))
+	responders := map[string]func(c *gin.Context){
+		"json":     func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"ok": true}) },
+		"string":   func(c *gin.Context) { c.String(http.StatusOK, "text") },
+		"redirect": func(c *gin.Context) { c.Redirect(http.StatusFound, "/elsewhere") },
+		"html":     func(c *gin.Context) { c.HTML(http.StatusOK, "page", gin.H{"Name": "Alice"}) },
+		"data":     func(c *gin.Context) { c.Data(http.StatusOK, "application/octet-stream", []byte{1, 2}) },
+		"file":     func(c *gin.Context) { c.File(file) },
+		"nothing":  func(c *gin.Context) {},
+		"status":   func(c *gin.Context) { c.Status(http.StatusNoContent) },
+		"sse":      func(c *gin.Context) { c.SSEvent("message", "hi") },
+		"stream": func(c *gin.Context) {
+			n := 0
+			c.Stream(func(w io.Writer) bool {
+				n++
+				_, _ = w.Write([]byte("chunk"))
+				return n < 3
+			})
+		},
+		"writer": func(c *gin.Context) {
+			c.Writer.WriteHeader(http.StatusAccepted)
+			_, _ = c.Writer.WriteString("raw")
+		},
+		"flush": func(c *gin.Context) { c.Writer.Flush() },
+	}
+	a := newApp(t, func(r *gin.Engine) {
+		r.SetHTMLTemplate(template.Must(template.New("page").Parse(`<p>Hi {{.Name}}</p>`)))
+		r.GET("/kind/:kind", func(c *gin.Context) {
+			Default(c).Set("kind", c.Param("kind"))
+			responders[c.Param("kind")](c)
+		})
+		basicRoutes(r)
+	})
+	for kind := range responders {
+		t.Run(kind, func(t *testing.T) {
+			cl := a.client()
+			resp := cl.get("/kind/" + kind)
+			require.Less(t, resp.StatusCode, 400, resp.body)
+			ck := resp.sessionCookie()
+			require.NotNil(t, ck, "the response carries the session cookie")
+			assert.Equal(t, kind, cl.get("/get?k=kind").body, "the next request reads the saved value")
+		})
+	}
+}
+
+func TestStreamingResponseIsSavedBeforeFirstByte(t *testing.T) {
+	release := make(chan struct{})
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/stream", func(c *gin.Context) {
+			Default(c).Set("started", "yes")
+			c.Writer.WriteHeader(http.StatusOK)
+			_, _ = c.Writer.WriteString("first\n")
+			c.Writer.Flush()
+			<-release
+			_, _ = c.Writer.WriteString("second\n")
+		})
+	})
+	resp, err := a.client().hc.Get(a.srv.URL + "/stream")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	line := make([]byte, len("first\n"))
+	_, err = io.ReadFull(resp.Body, line)
+	require.NoError(t, err)
+	rows := a.rows()
+	require.Len(t, rows, 1, "the row exists while the body is still streaming")
+	assert.Contains(t, rows[0].Data, `"started":"yes"`)
+	assert.NotNil(t, (response{Response: resp}).sessionCookie())
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "second\n", string(rest))
+}
+
+func TestChangeWhileStreamingIsSavedAfterTheChain(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/late", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys() // load before streaming
+			c.String(http.StatusOK, "streamed")
+			s.Set("late", "kept")
+		})
+	})
+	cl := a.client()
+	cl.get("/set?a=1")
+	assert.Equal(t, "streamed", cl.get("/late").body)
+	assert.Equal(t, "kept", cl.get("/get?k=late").body)
+}
+
+func TestNewSessionAfterHeadersIsReportedNotDroppedSilently(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/late", func(c *gin.Context) {
+			c.String(http.StatusOK, "streamed")
+			Default(c).Set("late", "lost")
+		})
+	})
+	resp := a.client().get("/late")
+	assert.Equal(t, "streamed", resp.body)
+	assert.Nil(t, resp.sessionCookie())
+	assert.Empty(t, a.rows(), "no row nobody can reach")
+	errs := a.errors()
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0], ErrCookieNotSent.Error())
+	assert.Contains(t, a.logs.String(), "response headers already sent")
+}
+
+func TestRenewAfterHeadersKeepsOldIDAndReports(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/late-renew", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys()
+			c.String(http.StatusOK, "streamed")
+			s.RenewID()
+			s.Set("b", "2")
+		})
+	})
+	cl := a.client()
+	cl.get("/set?a=1")
+	before := cl.cookie()
+	cl.get("/late-renew")
+	assert.Equal(t, before, cl.cookie())
+	assert.Equal(t, "2", cl.get("/get?k=b").body, "the data change is saved under the old ID")
+	assert.Contains(t, a.logs.String(), "session ID not renewed")
+}
+
+func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=v")
+	version := a.rows()[0].Version
+	for range 5 {
+		a.clock.Advance(time.Hour)
+		resp := cl.get("/get?k=k")
+		assert.Equal(t, []string{"SELECT"}, kinds(resp.stmts))
+		assert.Nil(t, resp.sessionCookie())
+	}
+	assert.Equal(t, version, a.rows()[0].Version)
+}
+
+func TestIdleExpiryMovesOnlyAfterATenthOfTheWindow(t *testing.T) {
+	a := newApp(t, basicRoutes, WithIdleTimeout(10*time.Hour))
+	cl := a.client()
+	cl.get("/set?k=v")
+	first := a.rows()[0].ExpiresAt
+
+	a.clock.Advance(59 * time.Minute)
+	resp := cl.get("/get?k=k")
+	assert.Equal(t, []string{"SELECT"}, kinds(resp.stmts), "under a tenth: no write")
+	assert.Nil(t, resp.sessionCookie())
+
+	a.clock.Advance(2 * time.Minute)
+	resp = cl.get("/get?k=k")
+	assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts), "past a tenth: one write")
+	ck := resp.sessionCookie()
+	require.NotNil(t, ck, "the cookie is refreshed with the expiry")
+	assert.Equal(t, 10*3600, ck.MaxAge)
+	assert.Equal(t, cl.cookie(), ck.Value, "same ID")
+	moved := a.rows()[0].ExpiresAt
+	assert.Equal(t, 61*time.Minute, moved.Sub(first))
+
+	// A session used within its idle window lives on past the first deadline.
+	for range 3 {
+		a.clock.Advance(6 * time.Hour)
+		assert.Equal(t, "v", cl.get("/get?k=k").body)
+	}
+}
+
+func TestIdleSessionExpires(t *testing.T) {
+	a := newApp(t, basicRoutes, WithIdleTimeout(time.Hour))
+	cl := a.client()
+	cl.get("/set?k=v")
+	old := cl.cookie()
+	a.clock.Advance(time.Hour + time.Second)
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode, "an expired row is never returned")
+	cl.get("/set?k=new")
+	assert.NotEqual(t, old, cl.cookie(), "an expired ID is not adopted")
+}
+
+func TestAbsoluteLifetimeEndsAnActiveSession(t *testing.T) {
+	a := newApp(t, basicRoutes, WithLifetime(3*time.Hour), WithIdleTimeout(2*time.Hour))
+	cl := a.client()
+	cl.get("/set?k=v")
+	for range 2 {
+		a.clock.Advance(80 * time.Minute)
+		require.Equal(t, "v", cl.get("/get?k=k").body)
+	}
+	resp := cl.get("/set?k=w")
+	ck := resp.sessionCookie()
+	if ck != nil {
+		assert.LessOrEqual(t, ck.MaxAge, 20*60, "the cookie never outlives the absolute deadline")
+	}
+	a.clock.Advance(21 * time.Minute)
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode)
+}
+
+func TestDefaultCookieAttributes(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	resp := a.client().get("/set?k=v")
+	ck := resp.sessionCookie()
+	require.NotNil(t, ck)
+	assert.True(t, ck.HttpOnly)
+	assert.False(t, ck.Secure, "plain HTTP")
+	assert.Equal(t, http.SameSiteLaxMode, ck.SameSite)
+	assert.Equal(t, "/", ck.Path)
+	assert.Equal(t, int(DefaultIdleTimeout/time.Second), ck.MaxAge)
+	assert.Contains(t, resp.Header.Values("Vary"), "Cookie")
+}
+
+func TestCookieOptions(t *testing.T) {
+	a := newApp(t, basicRoutes,
+		WithCookieName("sid"), WithCookiePath("/app"), WithCookieDomain("example.test"),
+		WithSameSite(http.SameSiteStrictMode), WithPartitioned(true), WithPersistentCookie(false))
+	resp := a.client().get("/set?k=v")
+	raw := resp.Header.Get("Set-Cookie")
+	assert.True(t, strings.HasPrefix(raw, "sid="), raw)
+	for _, attr := range []string{"Path=/app", "Domain=example.test", "HttpOnly", "Secure", "SameSite=Strict", "Partitioned"} {
+		assert.Contains(t, raw, attr)
+	}
+	assert.NotContains(t, raw, "Max-Age", "a browser-session cookie")
+}
+
+func TestSecureFollowsTLSUnlessSet(t *testing.T) {
+	db, rec := openDB(t)
+	st, err := NewStore(db, WithCleanupInterval(0))
+	require.NoError(t, err)
+	r := gin.New()
+	r.Use(st.Handler())
+	basicRoutes(r)
+	srv := httptest.NewTLSServer(r)
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/set?k=v")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Contains(t, resp.Header.Get("Set-Cookie"), "Secure")
+	rec.take()
+
+	forced := newAppOn(t, db, rec, basicRoutes, WithSecure(true))
+	assert.Contains(t, forced.client().get("/set?k=v").Header.Get("Set-Cookie"), "; Secure")
+}
+
+func TestDestroyDeletesRowAndExpiresCookie(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=v")
+	old := cl.cookie()
+	resp := cl.get("/destroy")
+	ck := resp.sessionCookie()
+	require.NotNil(t, ck)
+	assert.Equal(t, -1, ck.MaxAge, "Max-Age=0 expires the cookie")
+	assert.Empty(t, a.rows())
+	assert.Empty(t, cl.cookie())
+
+	replay := a.client()
+	replay.setCookie(old)
+	assert.Equal(t, http.StatusNotFound, replay.get("/get?k=k").StatusCode, "the old cookie is dead")
+}
+
+func TestSetAfterDestroyStartsNewSession(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/logout", func(c *gin.Context) {
+			s := Default(c)
+			s.Destroy()
+			s.Set("flash", "logged out")
+			c.String(http.StatusOK, "ok")
+		})
+	})
+	cl := a.client()
+	cl.get("/set?user=alice")
+	old := cl.cookie()
+	resp := cl.get("/logout")
+	assert.Equal(t, []string{"DELETE", "INSERT"}, kinds(resp.stmts))
+	require.NotEmpty(t, cl.cookie())
+	assert.NotEqual(t, old, cl.cookie())
+	assert.Equal(t, "logged out", cl.get("/get?k=flash").body)
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=user").StatusCode)
+	assert.Len(t, a.rows(), 1)
+}
+
+func TestRenewIDKeepsDataAndKillsOldID(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=v")
+	old := cl.cookie()
+	resp := cl.get("/renew")
+	assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts), "renewal is one UPDATE")
+	assert.NotEqual(t, old, cl.cookie())
+	assert.Equal(t, "v", cl.get("/get?k=k").body)
+	assert.Len(t, a.rows(), 1)
+
+	replay := a.client()
+	replay.setCookie(old)
+	assert.Equal(t, http.StatusNotFound, replay.get("/get?k=k").StatusCode)
+}
+
+func TestTokenIsRandomAndOnlyItsHashIsStored(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=v")
+	token := cl.cookie()
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	require.NoError(t, err)
+	assert.Len(t, raw, 32)
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	sum := sha256.Sum256(raw)
+	assert.Equal(t, hex.EncodeToString(sum[:]), rows[0].ID)
+	assert.NotContains(t, rows[0].ID, token)
+
+	stolen := a.client()
+	stolen.setCookie(rows[0].ID[:43])
+	assert.Equal(t, http.StatusNotFound, stolen.get("/get?k=k").StatusCode, "a copy of the table is no cookie")
+}
+
+func TestMalformedCookiesCostNoQuery(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	for _, v := range []string{"short", strings.Repeat("A", 42) + "B", strings.Repeat("!", 43), strings.Repeat("A", 44), strings.Repeat("x", 10000)} {
+		cl := a.client()
+		cl.setCookie(v)
+		resp := cl.get("/get?k=k")
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		assert.Empty(t, resp.stmts, "cookie %q", v[:min(len(v), 20)])
+	}
+}
+
+func TestUnknownTokenIsNeverAdopted(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	forged, _ := newToken()
+	cl := a.client()
+	cl.setCookie(forged)
+	resp := cl.get("/set?k=v")
+	assert.Equal(t, []string{"SELECT", "INSERT"}, kinds(resp.stmts))
+	assert.NotEqual(t, forged, cl.cookie(), "a fresh ID is issued")
+	_, forgedID := parseToken(forged)
+	for _, m := range a.rows() {
+		assert.NotEqual(t, forgedID, m.ID)
+	}
+}
+
+func TestDataIsReadableJSONInTheDatabase(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	a.client().get("/set?username=Alice")
+	assert.JSONEq(t, `{"values":{"username":"Alice"}}`, a.rows()[0].Data)
+}
+
+func TestDefaultPanicsWithoutMiddleware(t *testing.T) {
+	r := gin.New()
+	var msg any
+	r.GET("/", func(c *gin.Context) {
+		defer func() { msg = recover() }()
+		Default(c)
+	})
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.Contains(t, msg, "r.Use(ginsession.New(db))")
+}
+
+func TestFromContextFindsSessionInRequestContext(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/ctx", func(c *gin.Context) {
+			s, ok := FromContext(c.Request.Context())
+			require.True(t, ok)
+			assert.Same(t, Default(c), s)
+			s.Set("via", "context")
+			c.Status(http.StatusNoContent)
+		})
+		basicRoutes(r)
+	})
+	cl := a.client()
+	cl.get("/ctx")
+	assert.Equal(t, "context", cl.get("/get?k=via").body)
+	_, ok := FromContext(httptest.NewRequest(http.MethodGet, "/", nil).Context())
+	assert.False(t, ok)
+}
+
+func TestModelTableAndIndexes(t *testing.T) {
+	for _, name := range []string{DefaultTableName, "my_sessions"} {
+		t.Run(name, func(t *testing.T) {
+			var opts []Option
+			if name != DefaultTableName {
+				opts = append(opts, WithTableName(name))
+			}
+			a := newApp(t, basicRoutes, opts...)
+			a.client().get("/set?k=v")
+			assert.True(t, a.db.Migrator().HasTable(name))
+			for _, col := range []string{"id", "data", "user_id", "expires_at", "created_at", "updated_at", "version"} {
+				assert.True(t, a.db.Table(name).Migrator().HasColumn(&Model{}, col), col)
+			}
+			var indexes []string
+			require.NoError(t, a.db.Raw(`SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, name).Scan(&indexes).Error)
+			joined := strings.Join(indexes, "\n")
+			assert.Contains(t, joined, "`user_id`")
+			assert.Contains(t, joined, "`expires_at`")
+			var count int64
+			require.NoError(t, a.db.Table(name).Count(&count).Error)
+			assert.EqualValues(t, 1, count)
+		})
+	}
+}
+
+func TestMigrationIsIdempotent(t *testing.T) {
+	db, _ := openDB(t)
+	for range 3 {
+		_, err := NewStore(db)
+		require.NoError(t, err)
+	}
+}

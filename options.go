@@ -1,0 +1,193 @@
+package ginsession
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Defaults, as Django's where Django has one.
+const (
+	// DefaultCookieName is the session cookie's name.
+	DefaultCookieName = "session_id"
+	// DefaultIdleTimeout is how long a session lives after its last use.
+	DefaultIdleTimeout = 14 * 24 * time.Hour
+	// DefaultMaxSize bounds the encoded size of one session's data.
+	DefaultMaxSize = 64 << 10
+	// DefaultCleanupInterval is how often the middleware deletes expired rows.
+	DefaultCleanupInterval = time.Hour
+)
+
+// An Option changes one setting of a Store. Pass options to New or NewStore.
+type Option func(*config)
+
+type config struct {
+	cookieName      string
+	cookiePath      string
+	cookieDomain    string
+	secure          *bool // nil: Secure when the request came over TLS
+	sameSite        http.SameSite
+	partitioned     bool
+	persistent      bool
+	lifetime        time.Duration
+	idleTimeout     time.Duration
+	tableName       string
+	codec           Codec
+	errorHandler    func(*gin.Context, error)
+	logger          *slog.Logger
+	maxSize         int
+	cleanupInterval time.Duration
+	now             func() time.Time
+}
+
+func defaultConfig() config {
+	return config{
+		cookieName:      DefaultCookieName,
+		cookiePath:      "/",
+		sameSite:        http.SameSiteLaxMode,
+		persistent:      true,
+		idleTimeout:     DefaultIdleTimeout,
+		tableName:       DefaultTableName,
+		codec:           JSONCodec{},
+		maxSize:         DefaultMaxSize,
+		cleanupInterval: DefaultCleanupInterval,
+		now:             time.Now,
+	}
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.cookieName == "" || strings.ContainsFunc(c.cookieName, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r)
+	}) {
+		errs = append(errs, fmt.Errorf("cookie name %q is not a valid HTTP token", c.cookieName))
+	}
+	if c.lifetime < 0 || c.idleTimeout < 0 {
+		errs = append(errs, errors.New("lifetime and idle timeout must not be negative"))
+	}
+	if c.lifetime == 0 && c.idleTimeout == 0 {
+		errs = append(errs, errors.New("set WithLifetime or WithIdleTimeout: a session must expire"))
+	}
+	if c.tableName == "" {
+		errs = append(errs, errors.New("table name must not be empty"))
+	}
+	if c.codec == nil {
+		errs = append(errs, errors.New("codec must not be nil"))
+	}
+	if c.maxSize <= 0 {
+		errs = append(errs, fmt.Errorf("max size must be positive, got %d", c.maxSize))
+	}
+	if c.partitioned && c.secure != nil && !*c.secure {
+		errs = append(errs, errors.New("a partitioned cookie must be Secure: drop WithSecure(false)"))
+	}
+	if c.now == nil {
+		errs = append(errs, errors.New("clock must not be nil"))
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.errorHandler == nil {
+		c.errorHandler = defaultErrorHandler(c.logger)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ginsession: invalid options: %w", err)
+	}
+	return nil
+}
+
+// WithCookieName sets the session cookie's name. Default "session_id".
+func WithCookieName(name string) Option { return func(c *config) { c.cookieName = name } }
+
+// WithCookiePath sets the cookie's Path attribute. Default "/".
+func WithCookiePath(path string) Option { return func(c *config) { c.cookiePath = path } }
+
+// WithCookieDomain sets the cookie's Domain attribute. Default empty: the
+// cookie goes only to the host that set it.
+func WithCookieDomain(domain string) Option { return func(c *config) { c.cookieDomain = domain } }
+
+// WithSecure forces the cookie's Secure attribute on or off. By default it is
+// on when the request came over TLS; behind a proxy that terminates TLS, set
+// WithSecure(true).
+func WithSecure(secure bool) Option { return func(c *config) { c.secure = &secure } }
+
+// WithSameSite sets the cookie's SameSite attribute. Default
+// http.SameSiteLaxMode.
+func WithSameSite(mode http.SameSite) Option { return func(c *config) { c.sameSite = mode } }
+
+// WithPartitioned sets the cookie's Partitioned attribute (CHIPS), for a
+// session used inside a third-party iframe. Default false. A partitioned
+// cookie is always sent Secure.
+func WithPartitioned(partitioned bool) Option {
+	return func(c *config) { c.partitioned = partitioned }
+}
+
+// WithPersistentCookie chooses whether the cookie outlives the browser.
+// Default true: it carries a Max-Age that follows the session's expiry. With
+// false the browser drops the cookie when it closes (the row still expires as
+// configured).
+func WithPersistentCookie(persistent bool) Option {
+	return func(c *config) { c.persistent = persistent }
+}
+
+// WithLifetime sets an absolute lifetime: a session dies this long after it
+// was created, however active. Default 0: no absolute limit.
+func WithLifetime(d time.Duration) Option { return func(c *config) { c.lifetime = d } }
+
+// WithIdleTimeout sets the sliding expiry: a session dies this long after its
+// last use. Default two weeks. 0 turns sliding expiry off (then set
+// WithLifetime). Reads move the expiry forward only once a tenth of the
+// window has passed, so a read-only request rarely writes.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
+
+// WithTableName sets the session table's name. Default "gin_sessions".
+func WithTableName(name string) Option { return func(c *config) { c.tableName = name } }
+
+// WithCodec sets how values are encoded. Default JSONCodec.
+func WithCodec(codec Codec) Option { return func(c *config) { c.codec = codec } }
+
+// WithErrorHandler sets what answers a request whose session failed to load
+// or save before the response headers went out. The handler should write a
+// response; whatever the route handler writes afterwards is discarded. The
+// default logs the error and answers 500 Internal Server Error, or 409
+// Conflict for ErrSessionInterrupted.
+func WithErrorHandler(h func(c *gin.Context, err error)) Option {
+	return func(c *config) { c.errorHandler = h }
+}
+
+// WithLogger sets where the store logs. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithMaxSize bounds the encoded size in bytes of one session's data; Set
+// with a larger value, or a save of a larger session, fails with ErrTooLarge.
+// Default 64 KiB.
+func WithMaxSize(n int) Option { return func(c *config) { c.maxSize = n } }
+
+// WithCleanupInterval sets how often the middleware starts a background
+// deletion of expired rows, from a request, in a goroutine that ends when the
+// deletion does. Default one hour; 0 turns it off (call Store.Cleanup
+// yourself).
+func WithCleanupInterval(d time.Duration) Option {
+	return func(c *config) { c.cleanupInterval = d }
+}
+
+// WithClock sets the store's clock. Default time.Now. Tests use it to move
+// time forward; every expiry the store writes or compares comes from it.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+func defaultErrorHandler(logger *slog.Logger) func(*gin.Context, error) {
+	return func(c *gin.Context, err error) {
+		status := http.StatusInternalServerError
+		if errors.Is(err, ErrSessionInterrupted) {
+			status = http.StatusConflict
+		}
+		logger.ErrorContext(c.Request.Context(), "session error",
+			"error", err, "method", c.Request.Method, "path", c.Request.URL.Path, "status", status)
+		c.String(status, http.StatusText(status))
+		c.Abort()
+	}
+}

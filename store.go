@@ -1,0 +1,175 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+)
+
+// cleanupBatch bounds how many rows one DELETE of Cleanup removes, so that
+// requests never wait long behind it.
+const cleanupBatch = 500
+
+// A Store keeps sessions in one table of a GORM database. It is safe for
+// concurrent use; create one per table at start-up and share it.
+type Store struct {
+	db  *gorm.DB
+	cfg config
+	// nextCleanup is when, in Unix nanoseconds of cfg.now, a request may next
+	// start a background cleanup.
+	nextCleanup atomic.Int64
+}
+
+// NewStore migrates the session table in db and returns a store for it.
+// It fails on invalid options or when the table cannot be migrated.
+func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("ginsession: NewStore needs a *gorm.DB, got nil")
+	}
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	// Each statement of the store stands alone, so GORM's implicit
+	// transaction would only add BEGIN and COMMIT round trips.
+	db = db.Session(&gorm.Session{SkipDefaultTransaction: true, NewDB: true})
+	if err := db.Table(cfg.tableName).AutoMigrate(&Model{}); err != nil {
+		return nil, fmt.Errorf("ginsession: migrate table %q: %w", cfg.tableName, err)
+	}
+	st := &Store{db: db, cfg: cfg}
+	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())
+	return st, nil
+}
+
+// Handler returns the middleware that attaches a session to each request.
+func (st *Store) Handler() gin.HandlerFunc { return st.handle }
+
+// Cleanup deletes expired sessions in batches of a bounded size and returns
+// how many it deleted. It stops early, with the context's error, when ctx
+// ends.
+func (st *Store) Cleanup(ctx context.Context) (int64, error) {
+	now := st.cfg.now().UTC()
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("ginsession: cleanup: %w", err)
+		}
+		n, err := st.deleteExpired(ctx, now)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("ginsession: cleanup: %w", err)
+		}
+		if n < cleanupBatch {
+			return total, nil
+		}
+	}
+}
+
+func (st *Store) deleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	tx := st.table(ctx)
+	var res *gorm.DB
+	if st.db.Dialector.Name() == "mysql" {
+		// MySQL refuses LIMIT inside an IN subquery but allows it on DELETE.
+		res = tx.Where("expires_at <= ?", now).Limit(cleanupBatch).Delete(&Model{})
+	} else {
+		batch := st.table(ctx).Select("id").Where("expires_at <= ?", now).Limit(cleanupBatch)
+		res = tx.Where("id IN (?)", batch).Delete(&Model{})
+	}
+	return res.RowsAffected, res.Error
+}
+
+// maybeCleanup starts a background cleanup when the interval has passed.
+// The goroutine ends with its work; nothing needs stopping.
+func (st *Store) maybeCleanup() {
+	if st.cfg.cleanupInterval <= 0 {
+		return
+	}
+	next := st.nextCleanup.Load()
+	now := st.cfg.now()
+	if now.UnixNano() < next ||
+		!st.nextCleanup.CompareAndSwap(next, now.Add(st.cfg.cleanupInterval).UnixNano()) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), st.cfg.cleanupInterval)
+		defer cancel()
+		n, err := st.Cleanup(ctx)
+		if err != nil {
+			st.cfg.logger.Error("session cleanup failed", "error", err, "deleted", n)
+			return
+		}
+		st.cfg.logger.Debug("session cleanup", "deleted", n)
+	}()
+}
+
+func (st *Store) table(ctx context.Context) *gorm.DB {
+	return st.db.WithContext(ctx).Table(st.cfg.tableName)
+}
+
+// load reads a live row by ID. found is false when there is none or it has
+// expired.
+func (st *Store) load(ctx context.Context, id string, now time.Time) (m Model, found bool, err error) {
+	res := st.table(ctx).Where("id = ? AND expires_at > ?", id, now).Limit(1).Find(&m)
+	return m, res.RowsAffected == 1, res.Error
+}
+
+func (st *Store) insert(ctx context.Context, m *Model) error {
+	return st.table(ctx).Create(m).Error
+}
+
+// update writes m over the row with ID from, if that row is still at version
+// m.Version-1 and alive. It reports false when another request got there first.
+func (st *Store) update(ctx context.Context, from string, m *Model, now time.Time) (bool, error) {
+	res := st.table(ctx).
+		Where("id = ? AND version = ? AND expires_at > ?", from, m.Version-1, now).
+		Updates(map[string]any{
+			"id":         m.ID,
+			"data":       m.Data,
+			"user_id":    m.UserID,
+			"expires_at": m.ExpiresAt,
+			"updated_at": m.UpdatedAt,
+			"version":    m.Version,
+		})
+	return res.RowsAffected == 1, res.Error
+}
+
+// touch moves a row's expiry forward without changing its data or version,
+// so it never conflicts with a concurrent save.
+func (st *Store) touch(ctx context.Context, id string, expires, now time.Time) error {
+	return st.table(ctx).
+		Where("id = ? AND expires_at > ? AND expires_at < ?", id, now, expires).
+		Update("expires_at", expires).Error
+}
+
+func (st *Store) delete(ctx context.Context, id string) error {
+	return st.table(ctx).Where("id = ?", id).Delete(&Model{}).Error
+}
+
+// expiry is when a session created at created and used at now dies: the
+// sooner of the idle and the absolute deadline.
+func (st *Store) expiry(created, now time.Time) time.Time {
+	var exp time.Time
+	if st.cfg.idleTimeout > 0 {
+		exp = now.Add(st.cfg.idleTimeout)
+	}
+	if st.cfg.lifetime > 0 {
+		if abs := created.Add(st.cfg.lifetime); exp.IsZero() || abs.Before(exp) {
+			exp = abs
+		}
+	}
+	return exp.UTC()
+}
+
+// refreshAfter is how far the expiry must be able to move before a read pays
+// for a write to move it.
+func (st *Store) refreshAfter() time.Duration {
+	return st.cfg.idleTimeout / 10
+}
