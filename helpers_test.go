@@ -230,7 +230,7 @@ func newAppOn(t *testing.T, db *gorm.DB, rec *recorder, setup func(r *gin.Engine
 			a.errs = append(a.errs, c.Errors.String())
 			a.mu.Unlock()
 		}
-	}, gin.Recovery(), st.Handler())
+	}, gin.RecoveryWithWriter(io.Discard), st.Handler())
 	setup(a.engine)
 	a.srv = httptest.NewServer(a.engine)
 	t.Cleanup(a.srv.Close)
@@ -348,4 +348,12 @@ func basicRoutes(r *gin.Engine) {
 		Default(c).RenewID()
 		c.String(http.StatusOK, "renewed")
 	})
+}
+
+// newRecorderRequest serves one GET in-process, for tests that need no
+// cookie jar.
+func newRecorderRequest(h http.Handler, path string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+	return w
 }

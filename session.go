@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -131,6 +132,9 @@ func (s *Session) Set(key string, value any) {
 	}
 	if !s.writable() {
 		return
+	}
+	if old, ok := s.values[key]; ok && bytes.Equal(old, raw) {
+		return // unchanged: no write
 	}
 	s.values[key] = raw
 	s.sets[key] = raw
@@ -454,11 +458,14 @@ func (s *Session) rebase(m Model, rec record, now time.Time) {
 // commit writes what this request changed. open tells whether the response
 // headers can still carry a cookie. The caller holds s.mu.
 func (s *Session) commit(open bool) error {
-	if !s.loaded || s.frozen {
+	if s.frozen {
 		return nil
 	}
 	if s.err != nil {
 		return s.err
+	}
+	if !s.loaded {
+		return nil
 	}
 	st := s.store
 	ctx := s.ctx.Context

@@ -1,0 +1,248 @@
+package ginsession
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// gate lets a test hold a request after it has read its session, while
+// another request runs.
+type gate struct {
+	loaded  chan struct{}
+	proceed chan struct{}
+}
+
+func newGate() *gate { return &gate{loaded: make(chan struct{}), proceed: make(chan struct{})} }
+
+// slowRoutes adds /slow-set, which reads the session, waits for the test,
+// then sets k=v from its query.
+func slowRoutes(g *gate) func(r *gin.Engine) {
+	return func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/slow-set", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys()
+			g.loaded <- struct{}{}
+			<-g.proceed
+			s.Set(c.Query("k"), c.Query("v"))
+			c.String(http.StatusOK, "slow done")
+		})
+	}
+}
+
+// startSlow sends the slow request in the background; wait returns its
+// response once the test has let it proceed.
+func startSlow(cl *client, g *gate, path string) (wait func() response) {
+	done := make(chan response, 1)
+	go func() {
+		resp, err := cl.hc.Get(cl.a.srv.URL + path)
+		if err != nil {
+			done <- response{body: err.Error()}
+			return
+		}
+		var b [256]byte
+		n, _ := resp.Body.Read(b[:])
+		resp.Body.Close()
+		done <- response{Response: resp, body: string(b[:n])}
+	}()
+	<-g.loaded
+	return func() response {
+		close(g.proceed)
+		return <-done
+	}
+}
+
+func TestConcurrentWritersOfDifferentKeysBothKeepTheirWrites(t *testing.T) {
+	g := newGate()
+	a := newApp(t, slowRoutes(g))
+	cl := a.client()
+	cl.get("/set?base=0")
+
+	wait := startSlow(cl, g, "/slow-set?k=a&v=1")
+	other := a.client()
+	other.setCookie(cl.cookie())
+	require.Equal(t, http.StatusOK, other.get("/set?b=2").StatusCode)
+	a.rec.take()
+	slow := wait()
+	require.Equal(t, http.StatusOK, slow.StatusCode)
+	assert.Equal(t, "slow done", slow.body)
+	assert.Equal(t, []string{"UPDATE", "SELECT", "UPDATE"}, kinds(a.rec.take()), "lost once, re-read, re-applied")
+
+	assert.Equal(t, "a,b,base", cl.get("/keys").body)
+	assert.Equal(t, "1", cl.get("/get?k=a").body)
+	assert.Equal(t, "2", cl.get("/get?k=b").body)
+	assert.EqualValues(t, 3, a.rows()[0].Version)
+}
+
+func TestConcurrentWritersOfTheSameKeyLastSaveWins(t *testing.T) {
+	g := newGate()
+	a := newApp(t, slowRoutes(g))
+	cl := a.client()
+	cl.get("/set?k=0")
+	wait := startSlow(cl, g, "/slow-set?k=k&v=slow")
+	other := a.client()
+	other.setCookie(cl.cookie())
+	other.get("/set?k=fast")
+	wait()
+	assert.Equal(t, "slow", cl.get("/get?k=k").body)
+}
+
+func TestLogoutRacingASlowerRequestIsNeverUndone(t *testing.T) {
+	g := newGate()
+	var handled []error
+	var mu sync.Mutex
+	a := newApp(t, slowRoutes(g), WithErrorHandler(func(c *gin.Context, err error) {
+		mu.Lock()
+		handled = append(handled, err)
+		mu.Unlock()
+		c.String(http.StatusConflict, "interrupted")
+	}))
+	cl := a.client()
+	cl.get("/set?user=alice")
+	token := cl.cookie()
+
+	wait := startSlow(cl, g, "/slow-set?k=cart&v=full")
+	logout := a.client()
+	logout.setCookie(token)
+	require.Equal(t, "bye", logout.get("/destroy").body)
+	slow := wait()
+
+	assert.Equal(t, http.StatusConflict, slow.StatusCode)
+	assert.Equal(t, "interrupted", slow.body, "none of the handler's output")
+	assert.Nil(t, slow.sessionCookie())
+	assert.Empty(t, a.rows(), "the session stays destroyed")
+	mu.Lock()
+	require.Len(t, handled, 1)
+	assert.ErrorIs(t, handled[0], ErrSessionInterrupted)
+	mu.Unlock()
+	replay := a.client()
+	replay.setCookie(token)
+	assert.Equal(t, http.StatusNotFound, replay.get("/get?k=user").StatusCode)
+}
+
+func TestDefaultErrorHandlerAnswersConflictOnInterruption(t *testing.T) {
+	g := newGate()
+	a := newApp(t, slowRoutes(g))
+	cl := a.client()
+	cl.get("/set?user=alice")
+	wait := startSlow(cl, g, "/slow-set?k=cart&v=full")
+	logout := a.client()
+	logout.setCookie(cl.cookie())
+	logout.get("/destroy")
+	slow := wait()
+	assert.Equal(t, http.StatusConflict, slow.StatusCode)
+	assert.NotContains(t, slow.body, "slow done")
+	assert.Contains(t, a.logs.String(), "destroyed by a concurrent request")
+}
+
+func TestRenewOnOneRequestInterruptsSlowerWriterOfOldID(t *testing.T) {
+	g := newGate()
+	a := newApp(t, slowRoutes(g))
+	cl := a.client()
+	cl.get("/set?user=alice")
+	old := cl.cookie()
+	wait := startSlow(cl, g, "/slow-set?k=cart&v=full")
+	renewer := a.client()
+	renewer.setCookie(old)
+	renewer.get("/renew")
+	slow := wait()
+	assert.Equal(t, http.StatusConflict, slow.StatusCode, "the old ID stopped working at once")
+	assert.Equal(t, http.StatusNotFound, renewer.get("/get?k=cart").StatusCode)
+	assert.Equal(t, "alice", renewer.get("/get?k=user").body)
+}
+
+func TestSaveReturnsInterruptionToTheHandler(t *testing.T) {
+	g := newGate()
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/slow-save", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys()
+			g.loaded <- struct{}{}
+			<-g.proceed
+			s.Set("k", "v")
+			if err := s.Save(); errors.Is(err, ErrSessionInterrupted) {
+				c.String(http.StatusOK, "please log in again")
+				return
+			}
+			c.String(http.StatusOK, "saved")
+		})
+	})
+	cl := a.client()
+	cl.get("/set?user=alice")
+	wait := startSlow(cl, g, "/slow-save")
+	logout := a.client()
+	logout.setCookie(cl.cookie())
+	logout.get("/destroy")
+	slow := wait()
+	assert.Equal(t, http.StatusOK, slow.StatusCode, "the handler dealt with it; the error handler stays out")
+	assert.Equal(t, "please log in again", slow.body)
+	assert.Empty(t, a.rows())
+}
+
+func TestFlashesTakenAndAddedConcurrentlyAreBothApplied(t *testing.T) {
+	g := newGate()
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/flash", func(c *gin.Context) {
+			Default(c).AddFlash(c.Query("m"))
+			c.Status(http.StatusNoContent)
+		})
+		r.GET("/slow-show", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys()
+			g.loaded <- struct{}{}
+			<-g.proceed
+			c.String(http.StatusOK, "%v", s.Flashes())
+		})
+		r.GET("/show", func(c *gin.Context) { c.String(http.StatusOK, "%v", Default(c).Flashes()) })
+	})
+	cl := a.client()
+	cl.get("/flash?m=first")
+	wait := startSlow(cl, g, "/slow-show")
+	other := a.client()
+	other.setCookie(cl.cookie())
+	other.get("/flash?m=second")
+	assert.Equal(t, "[first]", wait().body)
+	assert.Equal(t, "[second]", cl.get("/show").body, "the flash added meanwhile is neither lost nor shown twice")
+}
+
+func TestManyConcurrentWritersLoseNothing(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	owner := a.client()
+	owner.get("/set?start=1")
+	token := owner.cookie()
+	const writers, writes = 6, 15
+	var wg sync.WaitGroup
+	statuses := make(chan int, writers*writes)
+	for w := range writers {
+		wg.Go(func() {
+			cl := a.client()
+			cl.setCookie(token)
+			for i := 1; i <= writes; i++ {
+				resp, err := cl.hc.Get(fmt.Sprintf("%s/set?w%d=%d", a.srv.URL, w, i))
+				if err != nil {
+					statuses <- 0
+					continue
+				}
+				resp.Body.Close()
+				statuses <- resp.StatusCode
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		assert.Equal(t, http.StatusOK, st)
+	}
+	for w := range writers {
+		assert.Equal(t, fmt.Sprint(writes), owner.get(fmt.Sprintf("/get?k=w%d", w)).body, "writer %d", w)
+	}
+	assert.Empty(t, a.errors())
+}

@@ -1,0 +1,284 @@
+package ginsession
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// errorRecorder is an error handler that remembers what it was given.
+type errorRecorder struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (e *errorRecorder) handle(c *gin.Context, err error) {
+	e.mu.Lock()
+	e.errs = append(e.errs, err)
+	e.mu.Unlock()
+	c.String(http.StatusServiceUnavailable, "session trouble")
+}
+
+func (e *errorRecorder) all() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.errs...)
+}
+
+func TestLoadErrorStopsTheRequestAndOverwritesNothing(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=saved")
+	require.NoError(t, a.db.Exec("ALTER TABLE gin_sessions RENAME TO away").Error)
+
+	resp := cl.get("/get?k=k")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, "not an empty session")
+	assert.NotContains(t, resp.body, "missing", "none of the handler's output")
+	resp = cl.get("/set?k=overwritten")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Nil(t, resp.sessionCookie(), "the user keeps their cookie")
+	assert.Contains(t, a.logs.String(), "cannot load session")
+
+	require.NoError(t, a.db.Exec("ALTER TABLE away RENAME TO gin_sessions").Error)
+	assert.Equal(t, "saved", cl.get("/get?k=k").body, "data saved earlier is intact")
+	assert.Equal(t, "untouched", cl.get("/none").body, "the process kept serving")
+}
+
+func TestLoadErrorGoesToTheErrorHandler(t *testing.T) {
+	rec := &errorRecorder{}
+	a := newApp(t, basicRoutes, WithErrorHandler(rec.handle))
+	cl := a.client()
+	cl.get("/set?k=saved")
+	require.NoError(t, a.db.Exec("ALTER TABLE gin_sessions RENAME TO away").Error)
+	resp := cl.get("/get?k=k")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "session trouble", resp.body)
+	errs := rec.all()
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], ErrLoad)
+	require.Len(t, a.errors(), 1)
+	assert.Contains(t, a.errors()[0], "cannot load session")
+}
+
+func TestSaveErrorBeforeHeadersReplacesTheResponse(t *testing.T) {
+	for _, stmt := range []string{"UPDATE", "INSERT", "DELETE"} {
+		t.Run(stmt, func(t *testing.T) {
+			rec := &errorRecorder{}
+			a := newApp(t, func(r *gin.Engine) {
+				basicRoutes(r)
+				r.GET("/json", func(c *gin.Context) {
+					Default(c).Set("k", "new")
+					c.Header("X-Handler", "yes")
+					c.JSON(http.StatusOK, gin.H{"secret": "handler output"})
+				})
+			}, WithErrorHandler(rec.handle))
+			cl := a.client()
+			cl.get("/set?k=old")
+			require.NoError(t, a.db.Exec(`CREATE TRIGGER fail BEFORE `+stmt+` ON gin_sessions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`).Error)
+
+			path := "/json"
+			switch stmt {
+			case "INSERT":
+				cl = a.client()
+			case "DELETE":
+				path = "/destroy"
+			}
+			resp := cl.get(path)
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			assert.Equal(t, "session trouble", resp.body, "none of the handler's output")
+			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+			assert.Nil(t, resp.sessionCookie())
+			errs := rec.all()
+			require.Len(t, errs, 1)
+			assert.ErrorIs(t, errs[0], ErrSave)
+			assert.Contains(t, errs[0].Error(), "disk on fire")
+
+			require.NoError(t, a.db.Exec(`DROP TRIGGER fail`).Error)
+			if stmt != "INSERT" {
+				assert.Equal(t, "old", cl.get("/get?k=k").body, "nothing lost")
+			}
+		})
+	}
+}
+
+func TestSaveErrorAfterHeadersIsLoggedAndRecorded(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/late", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys()
+			c.String(http.StatusOK, "streamed")
+			s.Set("k", "late")
+		})
+	})
+	cl := a.client()
+	cl.get("/set?k=old")
+	require.NoError(t, a.db.Exec(`CREATE TRIGGER fail BEFORE UPDATE ON gin_sessions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`).Error)
+	resp := cl.get("/late")
+	assert.Equal(t, "streamed", resp.body)
+	require.Len(t, a.errors(), 1)
+	assert.Contains(t, a.errors()[0], "disk on fire")
+	assert.Contains(t, a.logs.String(), "disk on fire")
+}
+
+func TestUnencodableValueFailsLoudlyNamingKeyAndType(t *testing.T) {
+	rec := &errorRecorder{}
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/bad", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("good", "kept?")
+			s.Set("events", make(chan int))
+			c.String(http.StatusOK, "handler output")
+		})
+	}, WithErrorHandler(rec.handle))
+	cl := a.client()
+	cl.get("/set?k=v")
+	resp := cl.get("/bad")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	errs := rec.all()
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], ErrEncode)
+	assert.Contains(t, errs[0].Error(), `"events"`)
+	assert.Contains(t, errs[0].Error(), "chan int")
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=good").StatusCode, "nothing of the failed request is saved")
+	assert.Equal(t, "v", cl.get("/get?k=k").body)
+}
+
+func TestMaxSizeIsEnforcedPerValueAndPerSession(t *testing.T) {
+	rec := &errorRecorder{}
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/save", func(c *gin.Context) {
+			s := Default(c)
+			s.Set(c.Query("k"), strings.Repeat("x", 150))
+			err := s.Save()
+			if err != nil {
+				c.String(http.StatusRequestEntityTooLarge, err.Error())
+				return
+			}
+			c.String(http.StatusOK, "ok")
+		})
+	}, WithMaxSize(400), WithErrorHandler(rec.handle))
+	cl := a.client()
+	resp := cl.get("/set?k=" + strings.Repeat("y", 500))
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "one value over the limit")
+	require.Len(t, rec.all(), 1)
+	assert.ErrorIs(t, rec.all()[0], ErrTooLarge)
+	assert.Empty(t, a.rows())
+
+	assert.Equal(t, "ok", cl.get("/save?k=a").body)
+	assert.Equal(t, "ok", cl.get("/save?k=b").body)
+	resp = cl.get("/save?k=c")
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "the whole session over the limit")
+	assert.Contains(t, resp.body, "limit 400")
+	assert.Equal(t, "a,b", cl.get("/keys").body, "what was saved before is intact")
+}
+
+func TestCorruptRowIsTreatedAsNewSessionAndLogged(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=v")
+	old := cl.cookie()
+	require.NoError(t, a.db.Exec(`UPDATE gin_sessions SET data = ?`, `{"values":{"k":`).Error)
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode)
+	assert.Contains(t, a.logs.String(), "cannot be decoded")
+	cl.get("/set?k=fresh")
+	assert.NotEqual(t, old, cl.cookie(), "a fresh ID")
+	assert.Equal(t, "fresh", cl.get("/get?k=k").body)
+}
+
+func TestPanickingHandlerSavesNothing(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/panic", func(c *gin.Context) {
+			Default(c).Set("k", "from panic")
+			panic("boom")
+		})
+	})
+	fresh := a.client()
+	resp := fresh.get("/panic")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, "gin.Recovery answered")
+	assert.Empty(t, resp.stmts)
+	assert.Nil(t, resp.sessionCookie())
+	assert.Empty(t, a.rows())
+
+	cl := a.client()
+	cl.get("/set?k=v")
+	resp = cl.get("/panic")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, []string{"SELECT"}, kinds(resp.stmts))
+	assert.Equal(t, "v", cl.get("/get?k=k").body)
+}
+
+func TestPanicValueReachesRecoveryUnchanged(t *testing.T) {
+	db, _ := openDB(t)
+	st, err := NewStore(db, WithCleanupInterval(0))
+	require.NoError(t, err)
+	sentinel := errors.New("exact panic value")
+	var got any
+	r := gin.New()
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, v any) {
+		got = v
+		c.AbortWithStatus(http.StatusTeapot)
+	}), st.Handler())
+	r.GET("/", func(c *gin.Context) {
+		Default(c).Set("k", "v")
+		panic(sentinel)
+	})
+	w := newRecorderRequest(r, "/")
+	assert.Equal(t, http.StatusTeapot, w.Code)
+	assert.Same(t, sentinel, got)
+}
+
+func TestInvalidOptionsAreRejected(t *testing.T) {
+	db, _ := openDB(t)
+	cases := map[string][]Option{
+		"empty cookie name":    {WithCookieName("")},
+		"cookie name with ;":   {WithCookieName("a;b")},
+		"no expiry":            {WithIdleTimeout(0)},
+		"negative lifetime":    {WithLifetime(-time.Second)},
+		"empty table":          {WithTableName("")},
+		"nil codec":            {WithCodec(nil)},
+		"zero max size":        {WithMaxSize(0)},
+		"insecure partitioned": {WithPartitioned(true), WithSecure(false)},
+		"nil clock":            {WithClock(nil)},
+	}
+	for name, opts := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewStore(db, opts...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "ginsession: invalid options")
+			assert.PanicsWithValue(t, err.Error()+" (check the database connection and options, or call NewStore to handle the error)",
+				func() { New(db, opts...) })
+		})
+	}
+	_, err := NewStore(nil)
+	assert.ErrorContains(t, err, "needs a *gorm.DB")
+}
+
+func TestNewPanicsWhenTheTableCannotBeMigrated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro.db")
+	rw, err := gorm.Open(sqlite.Open(path), &gorm.Config{Logger: logger.Discard})
+	require.NoError(t, err)
+	require.NoError(t, rw.Exec("CREATE TABLE other (x int)").Error)
+	ro, err := gorm.Open(sqlite.Open("file:"+path+"?mode=ro"), &gorm.Config{Logger: logger.Discard})
+	require.NoError(t, err)
+	_, err = NewStore(ro)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `migrate table "gin_sessions"`)
+	assert.PanicsWithValue(t, err.Error()+" (check the database connection and options, or call NewStore to handle the error)",
+		func() { New(ro) })
+}
