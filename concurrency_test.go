@@ -246,3 +246,25 @@ func TestManyConcurrentWritersLoseNothing(t *testing.T) {
 	}
 	assert.Empty(t, a.errors())
 }
+
+func TestEndlessConflictGivesUpAfterBoundedRetries(t *testing.T) {
+	rec := &errorRecorder{}
+	a := newApp(t, basicRoutes, WithErrorHandler(rec.handle))
+	cl := a.client()
+	cl.get("/set?k=v")
+	// Every UPDATE now changes no row, as if another writer always won.
+	require.NoError(t, a.db.Exec(`CREATE TRIGGER stall BEFORE UPDATE ON gin_sessions BEGIN SELECT RAISE(IGNORE); END`).Error)
+	resp := cl.get("/set?k=w")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	updates := 0
+	for _, k := range kinds(resp.stmts) {
+		if k == "UPDATE" {
+			updates++
+		}
+	}
+	assert.Equal(t, maxSaveAttempts, updates)
+	require.Len(t, rec.all(), 1)
+	assert.ErrorIs(t, rec.all()[0], ErrConflict)
+	require.NoError(t, a.db.Exec(`DROP TRIGGER stall`).Error)
+	assert.Equal(t, "v", cl.get("/get?k=k").body)
+}

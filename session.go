@@ -557,6 +557,9 @@ func (s *Session) update(now time.Time, renew, open bool) error {
 	if renew {
 		token, id = newToken()
 	}
+	lock := st.saveLock(s.id)
+	lock.Lock()
+	defer lock.Unlock()
 	for attempt := 1; ; attempt++ {
 		data, err := s.encodeRecord()
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +25,11 @@ type Store struct {
 	// nextCleanup is when, in Unix nanoseconds of cfg.now, a request may next
 	// start a background cleanup.
 	nextCleanup atomic.Int64
+	// saving serializes the saves of one session within this process, so
+	// that its concurrent requests retry at most once instead of starving
+	// each other; the row's version still guards against other processes.
+	saving [64]sync.Mutex
+	seed   maphash.Seed
 }
 
 // NewStore migrates the session table in db and returns a store for it.
@@ -44,7 +51,7 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 	if err := db.Table(cfg.tableName).AutoMigrate(&Model{}); err != nil {
 		return nil, fmt.Errorf("ginsession: migrate table %q: %w", cfg.tableName, err)
 	}
-	st := &Store{db: db, cfg: cfg}
+	st := &Store{db: db, cfg: cfg, seed: maphash.MakeSeed()}
 	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())
 	return st, nil
 }
@@ -172,4 +179,9 @@ func (st *Store) expiry(created, now time.Time) time.Time {
 // for a write to move it.
 func (st *Store) refreshAfter() time.Duration {
 	return st.cfg.idleTimeout / 10
+}
+
+// saveLock returns the lock that serializes saves of row id in this process.
+func (st *Store) saveLock(id string) *sync.Mutex {
+	return &st.saving[maphash.String(st.seed, id)%uint64(len(st.saving))]
 }

@@ -1,0 +1,202 @@
+package ginsession_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// openExampleDB opens a SQLite file in a temporary directory; the returned
+// function removes it.
+func openExampleDB() (*gorm.DB, func()) {
+	dir, err := os.MkdirTemp("", "ginsession-example")
+	if err != nil {
+		panic(err)
+	}
+	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=5000"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		panic(err)
+	}
+	return db, func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+// get fetches a path with a client that keeps cookies, like a browser.
+func get(client *http.Client, url string) string {
+	resp, err := client.Get(url)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+func newClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
+}
+
+func Example() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	r := gin.New()
+	r.Use(ginsession.New(db)) // migrates the gin_sessions table
+	r.GET("/login", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		s.RenewID()
+		s.Set("username", "Alice")
+		c.String(http.StatusOK, "Logged in as Alice")
+	})
+	r.GET("/profile", func(c *gin.Context) {
+		name, _ := ginsession.Get[string](ginsession.Default(c), "username")
+		c.String(http.StatusOK, "Hello, %s", name)
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	browser := newClient()
+	fmt.Println(get(browser, srv.URL+"/login"))
+	fmt.Println(get(browser, srv.URL+"/profile"))
+	// Output:
+	// Logged in as Alice
+	// Hello, Alice
+}
+
+func ExampleGet() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	type cart struct {
+		Items []string
+		Total int
+	}
+	r := gin.New()
+	r.Use(ginsession.New(db))
+	r.GET("/add", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		visits, _ := ginsession.Get[int](s, "visits")
+		s.Set("visits", visits+1)
+		s.Set("cart", cart{Items: []string{"tea"}, Total: 4})
+	})
+	r.GET("/show", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		visits, _ := ginsession.Get[int](s, "visits") // an int again, not a float64
+		ct, _ := ginsession.Get[cart](s, "cart")
+		_, isString := ginsession.Get[string](s, "visits")
+		c.String(http.StatusOK, "%d visit, %v, visits is a string: %v", visits, ct, isString)
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	browser := newClient()
+	get(browser, srv.URL+"/add")
+	fmt.Println(get(browser, srv.URL+"/show"))
+	// Output: 1 visit, {[tea] 4}, visits is a string: false
+}
+
+func ExampleSession_AddFlash() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	r := gin.New()
+	r.Use(ginsession.New(db))
+	r.GET("/save", func(c *gin.Context) {
+		ginsession.Default(c).AddFlash("Settings saved.")
+		c.Redirect(http.StatusSeeOther, "/show")
+	})
+	r.GET("/show", func(c *gin.Context) {
+		c.String(http.StatusOK, "%v", ginsession.Default(c).Flashes())
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	browser := newClient()
+	fmt.Println(get(browser, srv.URL+"/save")) // follows the redirect
+	fmt.Println(get(browser, srv.URL+"/show")) // a flash is read once
+	// Output:
+	// [Settings saved.]
+	// []
+}
+
+func ExampleSession_Save() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	r := gin.New()
+	r.Use(ginsession.New(db))
+	r.GET("/export", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		s.Set("last_export", time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+		// Save before streaming, so that a failure can still change the
+		// response and the cookie can still be sent.
+		if err := s.Save(); err != nil {
+			c.String(http.StatusServiceUnavailable, "try again later")
+			return
+		}
+		c.Stream(func(w io.Writer) bool {
+			fmt.Fprint(w, "row 1\n")
+			return false
+		})
+	})
+	r.GET("/when", func(c *gin.Context) {
+		t, _ := ginsession.Get[time.Time](ginsession.Default(c), "last_export")
+		c.String(http.StatusOK, "last export %s", t.Format(time.DateOnly))
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	browser := newClient()
+	fmt.Print(get(browser, srv.URL+"/export"))
+	fmt.Println(get(browser, srv.URL+"/when"))
+	// Output:
+	// row 1
+	// last export 2026-11-27
+}
+
+func ExampleStore_Cleanup() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+
+	// A store whose sessions last a second, and no background cleanup.
+	store, err := ginsession.NewStore(db,
+		ginsession.WithIdleTimeout(time.Second), ginsession.WithCleanupInterval(0))
+	if err != nil {
+		panic(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(store.Handler())
+	r.GET("/", func(c *gin.Context) { ginsession.Default(c).Set("k", "v") })
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	get(newClient(), srv.URL)
+	get(newClient(), srv.URL)
+
+	time.Sleep(1100 * time.Millisecond)
+	n, err := store.Cleanup(context.Background())
+	fmt.Println(n, err)
+	// Output: 2 <nil>
+}
