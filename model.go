@@ -1,6 +1,11 @@
 package ginsession
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // DefaultTableName is the session table's name unless WithTableName says
 // otherwise. It is not "sessions", which applications often use themselves.
@@ -27,3 +32,35 @@ type Model struct {
 // TableName gives GORM the default table name, for applications that query
 // Model directly. The store itself always names its configured table.
 func (Model) TableName() string { return DefaultTableName }
+
+// mysqlModel is Model as MySQL must store it: its TEXT stops at 64 KiB, less
+// than WithMaxSize's default, and GORM would make a plain string a
+// varchar(DefaultStringSize) where that is configured. IDs and user IDs
+// compare byte for byte, not by the table's case-insensitive collation, and
+// times keep microseconds (GORM's default for MySQL is milliseconds).
+type mysqlModel struct {
+	ID        string    `gorm:"primaryKey;type:char(64) CHARACTER SET ascii COLLATE ascii_bin"`
+	Data      string    `gorm:"type:longtext;not null"`
+	UserID    string    `gorm:"type:varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;not null;index"`
+	ExpiresAt time.Time `gorm:"not null;index;precision:6"`
+	CreatedAt time.Time `gorm:"not null;precision:6"`
+	UpdatedAt time.Time `gorm:"not null;precision:6"`
+	Version   int64     `gorm:"not null"`
+}
+
+// migrate creates or updates the session table. Instances that start at the
+// same time race to create it; the loser finds it on its next look.
+func migrate(db *gorm.DB, table string) error {
+	var model any = &Model{}
+	if db.Dialector.Name() == "mysql" {
+		model = &mysqlModel{}
+	}
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = db.Table(table).AutoMigrate(model); err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+	}
+	return fmt.Errorf("ginsession: migrate table %q: %w", table, err)
+}

@@ -48,8 +48,8 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 	// Each statement of the store stands alone, so GORM's implicit
 	// transaction would only add BEGIN and COMMIT round trips.
 	db = db.Session(&gorm.Session{SkipDefaultTransaction: true, NewDB: true})
-	if err := db.Table(cfg.tableName).AutoMigrate(&Model{}); err != nil {
-		return nil, fmt.Errorf("ginsession: migrate table %q: %w", cfg.tableName, err)
+	if err := migrate(db, cfg.tableName); err != nil {
+		return nil, err
 	}
 	st := &Store{db: db, cfg: cfg, seed: maphash.MakeSeed()}
 	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())
