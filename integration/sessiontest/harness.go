@@ -1,0 +1,295 @@
+// Package sessiontest is ginsession's behaviour suite, written once and run
+// against every database the library supports: Run for a single instance,
+// RunInstances for two app servers sharing one database, RunLoad for many
+// concurrent clients. Each takes an Opener for the database under test.
+package sessiontest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+)
+
+// DB is one connection pool on the database under test.
+type DB struct {
+	*gorm.DB
+	Counter *Counter
+}
+
+// An Opener opens a new connection pool on the database under test, with
+// every statement counted. Each call gives a new pool on the same database;
+// the Opener closes it when t ends.
+type Opener func(t *testing.T) DB
+
+// freshTable returns a table name no other test uses and drops the table
+// when t ends.
+func freshTable(t *testing.T, db DB) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "s_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() { _ = db.Migrator().DropTable(name) })
+	return name
+}
+
+// Clock is a settable time source for ginsession.WithClock.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock starts a clock at a fixed instant with a sub-millisecond part.
+func NewClock() *Clock { return &Clock{now: time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// app is one app server: a Gin engine with the middleware over real HTTP.
+type app struct {
+	t     *testing.T
+	db    DB
+	table string
+	store *ginsession.Store
+	logs  *syncBuffer
+	srv   *httptest.Server
+
+	mu   sync.Mutex
+	errs []string
+}
+
+// newApp starts an app server on db's table, with routes from setup.
+func newApp(t *testing.T, db DB, table string, clock *Clock, setup func(r *gin.Engine), opts ...ginsession.Option) *app {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	a := &app{t: t, db: db, table: table, logs: &syncBuffer{}}
+	base := []ginsession.Option{
+		ginsession.WithTableName(table),
+		ginsession.WithLogger(slog.New(slog.NewTextHandler(a.logs, nil))),
+		ginsession.WithCleanupInterval(0),
+	}
+	if clock != nil {
+		base = append(base, ginsession.WithClock(clock.Now))
+	}
+	st, err := ginsession.NewStore(db.DB, append(base, opts...)...)
+	require.NoError(t, err)
+	a.store = st
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Next()
+		if len(c.Errors) > 0 {
+			a.mu.Lock()
+			a.errs = append(a.errs, c.Errors.String())
+			a.mu.Unlock()
+		}
+	}, gin.RecoveryWithWriter(io.Discard), st.Handler())
+	setup(r)
+	a.srv = httptest.NewServer(r)
+	t.Cleanup(a.srv.Close)
+	db.Counter.Take()
+	return a
+}
+
+func (a *app) errors() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.errs)
+}
+
+// rows returns the session rows of the app's table.
+func (a *app) rows() []ginsession.Model {
+	a.t.Helper()
+	var ms []ginsession.Model
+	require.NoError(a.t, a.db.Table(a.table).Order("created_at").Find(&ms).Error)
+	a.db.Counter.Take()
+	return ms
+}
+
+// client is a browser: it keeps its cookies between requests, whichever app
+// server it talks to.
+type client struct {
+	t   *testing.T
+	hc  *http.Client
+	jar *cookiejar.Jar
+}
+
+func newClient(t *testing.T) *client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &client{t: t, jar: jar, hc: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type response struct {
+	*http.Response
+	body  string
+	stmts []string
+}
+
+// get requests path from app a.
+func (c *client) get(a *app, path string) response {
+	c.t.Helper()
+	a.db.Counter.Take()
+	resp, err := c.hc.Get(a.srv.URL + path)
+	require.NoError(c.t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	resp.Body.Close()
+	return response{Response: resp, body: string(body), stmts: a.db.Counter.Take()}
+}
+
+// cookie returns the session cookie the client holds for a's host.
+func (c *client) cookie(a *app) string {
+	u, _ := url.Parse(a.srv.URL)
+	for _, ck := range c.jar.Cookies(u) {
+		if ck.Name == ginsession.DefaultCookieName {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setCookie makes the client send value as its session cookie to every app
+// server (they all listen on 127.0.0.1, and cookies ignore ports).
+func (c *client) setCookie(a *app, value string) {
+	u, _ := url.Parse(a.srv.URL)
+	c.jar.SetCookies(u, []*http.Cookie{{Name: ginsession.DefaultCookieName, Value: value, Path: "/"}})
+}
+
+func (r response) sessionCookie() *http.Cookie {
+	for _, ck := range r.Cookies() {
+		if ck.Name == ginsession.DefaultCookieName {
+			return ck
+		}
+	}
+	return nil
+}
+
+// routes are the handlers every app server of the suite has.
+func routes(r *gin.Engine) {
+	r.GET("/none", func(c *gin.Context) { c.String(http.StatusOK, "untouched") })
+	r.GET("/set", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		for k, v := range c.Request.URL.Query() {
+			s.Set(k, v[0])
+		}
+		c.String(http.StatusOK, "set")
+	})
+	r.GET("/get", func(c *gin.Context) {
+		v, ok := ginsession.Get[string](ginsession.Default(c), c.Query("k"))
+		if !ok {
+			c.String(http.StatusNotFound, "missing")
+			return
+		}
+		c.String(http.StatusOK, v)
+	})
+	r.GET("/keys", func(c *gin.Context) {
+		c.String(http.StatusOK, strings.Join(ginsession.Default(c).Keys(), ","))
+	})
+	r.GET("/dump", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		out := map[string]string{}
+		for _, k := range s.Keys() {
+			out[k], _ = ginsession.Get[string](s, k)
+		}
+		c.JSON(http.StatusOK, gin.H{"new": s.IsNew(), "values": out})
+	})
+	r.GET("/destroy", func(c *gin.Context) {
+		ginsession.Default(c).Destroy()
+		c.String(http.StatusOK, "bye")
+	})
+	r.GET("/renew", func(c *gin.Context) {
+		ginsession.Default(c).RenewID()
+		c.String(http.StatusOK, "renewed")
+	})
+}
+
+// gate holds a request after it has read its session, while the test runs
+// another.
+type gate struct {
+	loaded  chan struct{}
+	proceed chan struct{}
+}
+
+func newGate() *gate { return &gate{loaded: make(chan struct{}), proceed: make(chan struct{})} }
+
+// slowRoutes adds /slow-set to routes: it reads the session, waits for the
+// test, then sets k=v from its query.
+func slowRoutes(g *gate) func(r *gin.Engine) {
+	return func(r *gin.Engine) {
+		routes(r)
+		r.GET("/slow-set", func(c *gin.Context) {
+			s := ginsession.Default(c)
+			_ = s.Keys()
+			g.loaded <- struct{}{}
+			<-g.proceed
+			s.Set(c.Query("k"), c.Query("v"))
+			c.String(http.StatusOK, "slow done")
+		})
+	}
+}
+
+// startSlow sends the slow request in the background and returns once it
+// has read its session; wait lets it go on and returns its response.
+func startSlow(c *client, a *app, g *gate, path string) (wait func() response) {
+	done := make(chan response, 1)
+	go func() {
+		resp, err := c.hc.Get(a.srv.URL + path)
+		if err != nil {
+			done <- response{body: err.Error()}
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- response{Response: resp, body: string(body)}
+	}()
+	<-g.loaded
+	return func() response {
+		close(g.proceed)
+		return <-done
+	}
+}
