@@ -121,7 +121,8 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
 	} else {
-		tx, err = c.Conn.Begin() //nolint:staticcheck // the fallback database/sql itself uses
+		//lint:ignore SA1019 database/sql falls back to Begin the same way
+		tx, err = c.Conn.Begin()
 	}
 	if err != nil {
 		return nil, err
