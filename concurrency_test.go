@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
@@ -267,4 +268,85 @@ func TestEndlessConflictGivesUpAfterBoundedRetries(t *testing.T) {
 	assert.ErrorIs(t, rec.all()[0], ErrConflict)
 	require.NoError(t, a.db.Exec(`DROP TRIGGER stall`).Error)
 	assert.Equal(t, "v", cl.get("/get?k=k").body)
+}
+
+// readGate adds /slow-read: it reads the session, waits for the test, then
+// answers with what it read.
+func readGate(g *gate) func(r *gin.Engine) {
+	return func(r *gin.Engine) {
+		slowRoutes(g)(r)
+		r.GET("/slow-read", func(c *gin.Context) {
+			v, _ := Get[string](Default(c), "k")
+			g.loaded <- struct{}{}
+			<-g.proceed
+			c.String(http.StatusOK, v)
+		})
+	}
+}
+
+func TestExpiryMoveOfARenewedSessionSendsNoCookie(t *testing.T) {
+	g := newGate()
+	a := newApp(t, readGate(g), WithIdleTimeout(10*time.Hour))
+	cl := a.client()
+	cl.get("/set?k=v")
+	a.clock.Advance(2 * time.Hour) // reads now move the expiry
+	wait := startSlow(cl, g, "/slow-read")
+	renewer := a.client()
+	renewer.setCookie(cl.cookie())
+	renewer.get("/renew")
+	slow := wait()
+	assert.Equal(t, "v", slow.body)
+	assert.Nil(t, slow.sessionCookie(), "the dead token must not be handed out again")
+	assert.Len(t, a.rows(), 1)
+}
+
+func TestPlainSaveDoesNotUndoAConcurrentExpiryMove(t *testing.T) {
+	g := newGate()
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/stream-then-set", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys()
+			g.loaded <- struct{}{}
+			<-g.proceed
+			c.String(http.StatusOK, "streamed")
+			s.Set("late", "1") // after the headers: cannot move the expiry
+		})
+	}, WithIdleTimeout(10*time.Hour))
+	cl := a.client()
+	cl.get("/set?k=v")
+	a.clock.Advance(2 * time.Hour)
+	wait := startSlow(cl, g, "/stream-then-set")
+	resp := cl.get("/get?k=k") // moves the expiry
+	require.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts))
+	moved := a.rows()[0].ExpiresAt
+	require.Equal(t, "streamed", wait().body)
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	assert.True(t, rows[0].ExpiresAt.Equal(moved), "expiry %v rolled back from %v", rows[0].ExpiresAt, moved)
+	assert.Equal(t, "1", cl.get("/get?k=late").body)
+}
+
+func TestSettingBackTheValueReadStillWinsWhenSavedLater(t *testing.T) {
+	g := newGate()
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/slow-reset", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.Keys()
+			g.loaded <- struct{}{}
+			<-g.proceed
+			s.Set("k", "1")     // what it read
+			s.Set("other", "x") // a change that makes it save
+			c.Status(http.StatusNoContent)
+		})
+	})
+	cl := a.client()
+	cl.get("/set?k=1")
+	wait := startSlow(cl, g, "/slow-reset")
+	other := a.client()
+	other.setCookie(cl.cookie())
+	other.get("/set?k=2")
+	wait()
+	assert.Equal(t, "1", cl.get("/get?k=k").body, "the later save wins")
 }

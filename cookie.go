@@ -14,13 +14,33 @@ func (s *Session) writeHeaders(h http.Header) {
 	if s.cookie == cookieKeep {
 		return
 	}
-	cfg := &s.store.cfg
+	// Vary: Cookie cannot tell two cookieless visitors apart, so a shared
+	// cache must not keep a response that hands one of them a session.
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "private")
+	}
+	ck := s.store.cookie(s.req.TLS != nil)
+	if s.cookie == cookieExpire {
+		ck.MaxAge = -1
+	} else {
+		ck.Value = s.token
+		if s.store.cfg.persistent {
+			ck.MaxAge = maxAge(s.expires.Sub(s.store.cfg.now()))
+		}
+	}
+	h.Add("Set-Cookie", ck.String())
+	s.cookie = cookieKeep
+}
+
+// cookie returns the session cookie's attributes, without value or age.
+func (st *Store) cookie(tls bool) http.Cookie {
+	cfg := &st.cfg
 	ck := http.Cookie{
 		Name:        cfg.cookieName,
 		Path:        cfg.cookiePath,
 		Domain:      cfg.cookieDomain,
 		HttpOnly:    true,
-		Secure:      s.c.Request.TLS != nil,
+		Secure:      tls,
 		SameSite:    cfg.sameSite,
 		Partitioned: cfg.partitioned,
 	}
@@ -30,16 +50,7 @@ func (s *Session) writeHeaders(h http.Header) {
 	if cfg.partitioned {
 		ck.Secure = true
 	}
-	if s.cookie == cookieExpire {
-		ck.MaxAge = -1
-	} else {
-		ck.Value = s.token
-		if cfg.persistent {
-			ck.MaxAge = maxAge(s.expires.Sub(cfg.now()))
-		}
-	}
-	h.Add("Set-Cookie", ck.String())
-	s.cookie = cookieKeep
+	return ck
 }
 
 // maxAge rounds d up to whole seconds, at least one: Max-Age 0 would delete

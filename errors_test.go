@@ -3,6 +3,7 @@ package ginsession
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -81,6 +82,7 @@ func TestSaveErrorBeforeHeadersReplacesTheResponse(t *testing.T) {
 				r.GET("/json", func(c *gin.Context) {
 					Default(c).Set("k", "new")
 					c.Header("X-Handler", "yes")
+					c.SetCookie("remember_me", "1", 3600, "/", "", false, true)
 					c.JSON(http.StatusOK, gin.H{"secret": "handler output"})
 				})
 			}, WithErrorHandler(rec.handle))
@@ -100,6 +102,9 @@ func TestSaveErrorBeforeHeadersReplacesTheResponse(t *testing.T) {
 			assert.Equal(t, "session trouble", resp.body, "none of the handler's output")
 			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
 			assert.Nil(t, resp.sessionCookie())
+			assert.Empty(t, resp.Header.Get("X-Handler"), "no header of the route's")
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "no cookie of the route's")
+			assert.Equal(t, "kept", resp.Header.Get("X-Outer"), "headers set before the middleware stay")
 			errs := rec.all()
 			require.Len(t, errs, 1)
 			assert.ErrorIs(t, errs[0], ErrSave)
@@ -246,15 +251,18 @@ func TestPanicValueReachesRecoveryUnchanged(t *testing.T) {
 func TestInvalidOptionsAreRejected(t *testing.T) {
 	db, _ := openDB(t)
 	cases := map[string][]Option{
-		"empty cookie name":    {WithCookieName("")},
-		"cookie name with ;":   {WithCookieName("a;b")},
-		"no expiry":            {WithIdleTimeout(0)},
-		"negative lifetime":    {WithLifetime(-time.Second)},
-		"empty table":          {WithTableName("")},
-		"nil codec":            {WithCodec(nil)},
-		"zero max size":        {WithMaxSize(0)},
-		"insecure partitioned": {WithPartitioned(true), WithSecure(false)},
-		"nil clock":            {WithClock(nil)},
+		"SameSite=None, not Secure": {WithSameSite(http.SameSiteNoneMode)},
+		"cookie path with ;":        {WithCookiePath("/a;b")},
+		"cookie domain with space":  {WithCookieDomain("exa mple.test")},
+		"empty cookie name":         {WithCookieName("")},
+		"cookie name with ;":        {WithCookieName("a;b")},
+		"no expiry":                 {WithIdleTimeout(0)},
+		"negative lifetime":         {WithLifetime(-time.Second)},
+		"empty table":               {WithTableName("")},
+		"nil codec":                 {WithCodec(nil)},
+		"zero max size":             {WithMaxSize(0)},
+		"insecure partitioned":      {WithPartitioned(true), WithSecure(false)},
+		"nil clock":                 {WithClock(nil)},
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -281,4 +289,73 @@ func TestNewPanicsWhenTheTableCannotBeMigrated(t *testing.T) {
 	assert.Contains(t, err.Error(), `migrate table "gin_sessions"`)
 	assert.PanicsWithValue(t, err.Error()+" (check the database connection and options, or call NewStore to handle the error)",
 		func() { New(ro) })
+}
+
+func TestSaveErrorWithDefaultHandlerAnswers500(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=old")
+	require.NoError(t, a.db.Exec(`CREATE TRIGGER fail BEFORE UPDATE ON gin_sessions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`).Error)
+	resp := cl.get("/set?k=new")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, "Internal Server Error", resp.body)
+	assert.Contains(t, a.logs.String(), "disk on fire")
+}
+
+func TestUnencodableFlashFails(t *testing.T) {
+	rec := &errorRecorder{}
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/flash", func(c *gin.Context) {
+			Default(c).AddFlash(func() {})
+			c.String(http.StatusOK, "handler output")
+		})
+	}, WithErrorHandler(rec.handle))
+	resp := a.client().get("/flash")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Len(t, rec.all(), 1)
+	assert.ErrorIs(t, rec.all()[0], ErrEncode)
+	assert.Contains(t, rec.all()[0].Error(), "func()")
+	assert.Empty(t, a.rows())
+}
+
+func TestCookieDueBeforeHijackIsReported(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/ws", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("k", "v")
+			require.NoError(t, s.Save()) // a new session: its cookie is due
+			conn, buf, err := c.Writer.Hijack()
+			require.NoError(t, err)
+			defer conn.Close()
+			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nupgraded")
+			_ = buf.Flush()
+		})
+	})
+	resp := a.client().get("/ws")
+	assert.Equal(t, "upgraded", resp.body)
+	assert.Nil(t, resp.sessionCookie())
+	require.Len(t, a.errors(), 1)
+	assert.Contains(t, a.errors()[0], ErrCookieNotSent.Error())
+}
+
+func TestSessionUsedAfterItsMiddlewareReturnedIsRefusedLoudly(t *testing.T) {
+	db, rec := openDB(t)
+	logs := &syncBuffer{}
+	st, err := NewStore(db, WithCleanupInterval(0), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	require.NoError(t, err)
+	var saveErr error
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Next()
+		s := Default(c)
+		s.Set("seen", "late")
+		saveErr = s.Save()
+	}, st.Handler())
+	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, "%v", Default(c).Has("x")) })
+	rec.take()
+	w := newRecorderRequest(r, "/")
+	assert.Equal(t, "false", w.Body.String())
+	assert.Empty(t, rec.take(), "no statement after the middleware returned")
+	assert.Contains(t, logs.String(), "used after its middleware returned")
+	assert.ErrorContains(t, saveErr, "after its middleware returned")
 }

@@ -16,6 +16,7 @@ package ginsession
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -53,8 +54,11 @@ func FromContext(ctx context.Context) (*Session, bool) {
 
 func (st *Store) handle(c *gin.Context) {
 	st.maybeCleanup()
-	s := &Session{store: st, c: c}
-	s.w = writer{ResponseWriter: c.Writer, s: s}
+	s := &Session{store: st, c: c, req: c.Request}
+	if h := c.Writer.Header(); len(h) > 0 {
+		s.baseHeader = h.Clone()
+	}
+	s.w.ResponseWriter, s.w.s = c.Writer, s
 	s.ctx = sessionContext{Context: c.Request.Context(), s: s}
 	c.Request = c.Request.WithContext(&s.ctx)
 	c.Writer = &s.w
@@ -65,7 +69,7 @@ func (st *Store) handle(c *gin.Context) {
 			// A panic (or runtime.Goexit) is on its way out: save nothing and
 			// let gin.Recovery answer through Gin's own writer.
 			s.mu.Lock()
-			s.frozen = true
+			s.frozen, s.ended = true, true
 			s.mu.Unlock()
 			c.Writer = s.w.ResponseWriter
 		}
@@ -73,14 +77,17 @@ func (st *Store) handle(c *gin.Context) {
 	c.Next()
 	finished = true
 
-	if s.w.state == headersOpen && !s.w.ResponseWriter.Written() {
+	if s.w.state.Load() == headersOpen {
 		// The handler wrote nothing (or only a status): Gin sends the
 		// headers after this returns, so commit now.
 		s.w.beforeHeaders()
-	} else if s.w.state != discarding {
+	} else if !s.w.discarding() {
 		s.commitAfterHeaders()
 	}
 	c.Writer = s.w.ResponseWriter
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
 }
 
 // commitBeforeHeaders saves the session and writes its cookie and Vary into
@@ -100,19 +107,37 @@ func (s *Session) commitBeforeHeaders(h http.Header) error {
 }
 
 // commitAfterHeaders saves what changed while the body was being written.
-// Nothing can reach the client any more, so errors go to the log and c.Errors.
+// Nothing can reach the client any more, so errors go to the log and
+// c.Errors.
 func (s *Session) commitAfterHeaders() {
-	s.mu.Lock()
-	err := s.commit(false)
-	if err == nil || s.errReported {
-		s.mu.Unlock()
-		return
+	if err := s.commitLate(); err != nil {
+		_ = s.c.Error(err)
+		s.store.cfg.logger.ErrorContext(s.ctx.Context, "session change after the response headers went out",
+			"error", err, "method", s.req.Method, "path", s.req.URL.Path)
 	}
+}
+
+// commitLate commits with the headers gone and returns what the application
+// must hear of: any error not reported yet, and a cookie that was due but
+// can no longer be sent.
+func (s *Session) commitLate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.commit(false)
+	if err == nil {
+		switch s.cookie {
+		case cookieSet:
+			err = fmt.Errorf("%w: cookie of a saved session", ErrCookieNotSent)
+		case cookieExpire:
+			err = fmt.Errorf("%w: destroyed session's cookie not expired", ErrCookieNotSent)
+		}
+	}
+	s.cookie = cookieKeep
 	if s.err != nil {
+		if s.errReported {
+			return nil
+		}
 		s.errReported = true
 	}
-	s.mu.Unlock()
-	_ = s.c.Error(err)
-	s.store.cfg.logger.ErrorContext(s.ctx.Context, "session change after the response headers went out",
-		"error", err, "method", s.c.Request.Method, "path", s.c.Request.URL.Path)
+	return err
 }

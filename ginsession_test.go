@@ -268,12 +268,12 @@ func TestAbsoluteLifetimeEndsAnActiveSession(t *testing.T) {
 		a.clock.Advance(80 * time.Minute)
 		require.Equal(t, "v", cl.get("/get?k=k").body)
 	}
-	resp := cl.get("/set?k=w")
+	a.clock.Advance(10 * time.Minute)
+	resp := cl.get("/renew")
 	ck := resp.sessionCookie()
-	if ck != nil {
-		assert.LessOrEqual(t, ck.MaxAge, 20*60, "the cookie never outlives the absolute deadline")
-	}
-	a.clock.Advance(21 * time.Minute)
+	require.NotNil(t, ck)
+	assert.Equal(t, 10*60, ck.MaxAge, "the cookie never outlives the absolute deadline")
+	a.clock.Advance(11 * time.Minute)
 	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode)
 }
 
@@ -303,23 +303,41 @@ func TestCookieOptions(t *testing.T) {
 	assert.NotContains(t, raw, "Max-Age", "a browser-session cookie")
 }
 
-func TestSecureFollowsTLSUnlessSet(t *testing.T) {
-	db, rec := openDB(t)
-	st, err := NewStore(db, WithCleanupInterval(0))
-	require.NoError(t, err)
-	r := gin.New()
-	r.Use(st.Handler())
-	basicRoutes(r)
-	srv := httptest.NewTLSServer(r)
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/set?k=v")
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Contains(t, resp.Header.Get("Set-Cookie"), "Secure")
-	rec.take()
-
-	forced := newAppOn(t, db, rec, basicRoutes, WithSecure(true))
-	assert.Contains(t, forced.client().get("/set?k=v").Header.Get("Set-Cookie"), "; Secure")
+func TestSecureAttribute(t *testing.T) {
+	cases := []struct {
+		name   string
+		tls    bool
+		opts   []Option
+		secure bool
+	}{
+		{"plain HTTP", false, nil, false},
+		{"TLS", true, nil, true},
+		{"TLS, WithSecure(false)", true, []Option{WithSecure(false)}, false},
+		{"plain HTTP, WithSecure(true)", false, []Option{WithSecure(true)}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openDB(t)
+			st, err := NewStore(db, append(tc.opts, WithCleanupInterval(0))...)
+			require.NoError(t, err)
+			r := gin.New()
+			r.Use(st.Handler())
+			basicRoutes(r)
+			srv := httptest.NewUnstartedServer(r)
+			if tc.tls {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL + "/set?k=v")
+			require.NoError(t, err)
+			resp.Body.Close()
+			ck := response{Response: resp}.sessionCookie()
+			require.NotNil(t, ck)
+			assert.Equal(t, tc.secure, ck.Secure)
+		})
+	}
 }
 
 func TestDestroyDeletesRowAndExpiresCookie(t *testing.T) {
@@ -487,4 +505,105 @@ func TestMigrationIsIdempotent(t *testing.T) {
 		_, err := NewStore(db)
 		require.NoError(t, err)
 	}
+}
+
+func TestReadOnlyResponseVariesOnCookie(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=v")
+	resp := cl.get("/get?k=k")
+	assert.Equal(t, []string{"Cookie"}, resp.Header.Values("Vary"))
+	assert.Empty(t, resp.Header.Get("Cache-Control"), "a read hands out no cookie: caching is the app's call")
+}
+
+func TestResponseThatSetsTheCookieIsPrivate(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/public", func(c *gin.Context) {
+			c.Header("Cache-Control", "no-store")
+			Default(c).Set("k", "v")
+			c.Status(http.StatusNoContent)
+		})
+	})
+	assert.Equal(t, "private", a.client().get("/set?k=v").Header.Get("Cache-Control"))
+	assert.Equal(t, "no-store", a.client().get("/public").Header.Get("Cache-Control"), "the app's own policy stays")
+}
+
+func TestRenewIDCookieKeepsTheRemainingLifetime(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.get("/set?k=v")
+	a.clock.Advance(time.Hour)
+	ck := cl.get("/renew").sessionCookie()
+	require.NotNil(t, ck)
+	assert.Equal(t, int((DefaultIdleTimeout - time.Hour).Seconds()), ck.MaxAge)
+}
+
+func TestDestroyAfterReadWithExpiryDueOnlyDeletes(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/logout", func(c *gin.Context) {
+			s := Default(c)
+			_ = s.UserID()
+			s.Destroy()
+			c.String(http.StatusOK, "bye")
+		})
+	}, WithIdleTimeout(10*time.Hour))
+	cl := a.client()
+	cl.get("/set?k=v")
+	a.clock.Advance(2 * time.Hour) // past a tenth: a read would move the expiry
+	resp := cl.get("/logout")
+	assert.Equal(t, []string{"SELECT", "DELETE"}, kinds(resp.stmts))
+	ck := resp.sessionCookie()
+	require.NotNil(t, ck)
+	assert.Equal(t, -1, ck.MaxAge, "the cookie is expired, not refreshed")
+	assert.Empty(t, a.rows())
+}
+
+func TestDestroyWithMalformedCookieRunsNothing(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	cl := a.client()
+	cl.setCookie("garbage")
+	resp := cl.get("/destroy")
+	assert.Empty(t, resp.stmts)
+	assert.Nil(t, resp.sessionCookie())
+}
+
+func TestWellFormedButUnknownCookieDoesNotHideTheRealOne(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	owner := a.client()
+	owner.get("/set?k=v")
+	planted, _ := newToken()
+	req, err := http.NewRequest(http.MethodGet, a.srv.URL+"/get?k=k", nil)
+	require.NoError(t, err)
+	req.Header.Set("Cookie", DefaultCookieName+"="+planted+"; "+DefaultCookieName+"="+owner.cookie())
+	a.rec.take()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, "v", string(body))
+	assert.Equal(t, []string{"SELECT"}, kinds(a.rec.take()), "both looked up in one query")
+}
+
+func TestHeadAndNoRouteRequestsSaveToo(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.HEAD("/head", func(c *gin.Context) {
+			Default(c).Set("via", "head")
+			c.Status(http.StatusOK)
+		})
+		r.NoRoute(func(c *gin.Context) {
+			Default(c).Set("missed", c.Request.URL.Path)
+			c.String(http.StatusNotFound, "no such page")
+		})
+	})
+	cl := a.client()
+	resp, err := cl.hc.Head(a.srv.URL + "/head")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "head", cl.get("/get?k=via").body)
+	resp2 := cl.get("/nowhere")
+	assert.Equal(t, http.StatusNotFound, resp2.StatusCode)
+	assert.Equal(t, "/nowhere", cl.get("/get?k=missed").body)
 }

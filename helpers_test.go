@@ -224,6 +224,7 @@ func newAppOn(t *testing.T, db *gorm.DB, rec *recorder, setup func(r *gin.Engine
 	a.store = st
 	a.engine = gin.New()
 	a.engine.Use(func(c *gin.Context) {
+		c.Header("X-Outer", "kept") // set before the session middleware runs
 		c.Next()
 		if len(c.Errors) > 0 {
 			a.mu.Lock()

@@ -82,6 +82,13 @@ func (c *config) validate() error {
 	if c.maxSize <= 0 {
 		errs = append(errs, fmt.Errorf("max size must be positive, got %d", c.maxSize))
 	}
+	sample := http.Cookie{Name: c.cookieName, Value: "x", Path: c.cookiePath, Domain: c.cookieDomain}
+	if err := sample.Valid(); err != nil && !strings.Contains(err.Error(), "Name") {
+		errs = append(errs, fmt.Errorf("cookie path or domain: %w", err))
+	}
+	if c.sameSite == http.SameSiteNoneMode && !c.partitioned && (c.secure == nil || !*c.secure) {
+		errs = append(errs, errors.New("browsers drop a SameSite=None cookie that is not Secure: add WithSecure(true)"))
+	}
 	if c.partitioned && c.secure != nil && !*c.secure {
 		errs = append(errs, errors.New("a partitioned cookie must be Secure: drop WithSecure(false)"))
 	}

@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
-
-// maxSaveAttempts bounds how often a save re-reads the row and re-applies
-// this request's changes after losing to a concurrent writer.
-const maxSaveAttempts = 8
 
 // A Session is one request's view of a stored session. It loads from the
 // database on first use and is saved by the middleware, once, just before the
@@ -23,9 +19,13 @@ const maxSaveAttempts = 8
 // Session must not be kept past its request.
 type Session struct {
 	store *Store
-	c     *gin.Context
+	c     *gin.Context  // only while the middleware runs (see ended)
+	req   *http.Request // the request as it reached the middleware
 	w     writer
 	ctx   sessionContext
+	// baseHeader is what the response headers held before the chain ran,
+	// restored under an error response; nil when they were empty.
+	baseHeader http.Header
 
 	mu sync.Mutex
 
@@ -56,7 +56,9 @@ type Session struct {
 	cookie      cookieOp // what the response must tell the browser
 	err         error    // sticky: the session can neither be read nor saved
 	errReported bool
-	frozen      bool // the handler panicked: save nothing
+	frozen      bool   // the handler panicked: save nothing
+	ended       bool   // the middleware returned: touch nothing
+	unreadable  string // ID of a row whose data could not be decoded
 }
 
 type cookieOp uint8
@@ -130,15 +132,15 @@ func (s *Session) Set(key string, value any) {
 		s.fail(fmt.Errorf("set %q (%T): %w", key, value, err))
 		return
 	}
-	if !s.writable() {
+	if !s.writable("Set") {
 		return
 	}
+	s.sets[key] = raw // re-applied if a concurrent writer saves first
+	delete(s.deletes, key)
 	if old, ok := s.values[key]; ok && bytes.Equal(old, raw) {
-		return // unchanged: no write
+		return // unchanged: not worth a write of its own
 	}
 	s.values[key] = raw
-	s.sets[key] = raw
-	delete(s.deletes, key)
 	s.dirty = true
 }
 
@@ -157,7 +159,7 @@ func (s *Session) encode(value any) (rawValue, error) {
 func (s *Session) Delete(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.writable() {
+	if !s.writable("Delete") {
 		return
 	}
 	if _, ok := s.values[key]; !ok {
@@ -193,7 +195,7 @@ func (s *Session) Keys() []string {
 func (s *Session) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.writable() {
+	if !s.writable("Clear") {
 		return
 	}
 	if len(s.values) == 0 && len(s.flashes) == 0 {
@@ -219,7 +221,7 @@ func (s *Session) AddFlash(value any) {
 		s.fail(fmt.Errorf("add flash (%T): %w", value, err))
 		return
 	}
-	if !s.writable() {
+	if !s.writable("AddFlash") {
 		return
 	}
 	s.flashes = append(s.flashes, raw)
@@ -232,7 +234,7 @@ func (s *Session) AddFlash(value any) {
 func (s *Session) Flashes() []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.writable() || len(s.flashes) == 0 {
+	if !s.writable("Flashes") || len(s.flashes) == 0 {
 		return nil
 	}
 	out := make([]any, 0, len(s.flashes))
@@ -253,7 +255,7 @@ func (s *Session) Flashes() []any {
 func (s *Session) SetUserID(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.writable() || (s.userID == id && s.exists) {
+	if !s.writable("SetUserID") || (s.userID == id && s.exists) {
 		return
 	}
 	s.userID = id
@@ -284,7 +286,7 @@ func (s *Session) IsNew() bool {
 func (s *Session) RenewID() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.writable() {
+	if !s.writable("RenewID") {
 		return
 	}
 	// A new session gets a fresh ID when it is first saved anyway.
@@ -300,18 +302,23 @@ func (s *Session) RenewID() {
 func (s *Session) Destroy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || s.frozen {
+	if s.err != nil || !s.usable("Destroy") {
 		return
 	}
-	id := s.id
-	if !s.loaded {
-		id, _ = s.cookieID()
+	ids := []string{s.id}
+	switch {
+	case !s.loaded:
+		_, ids = s.cookieTokens() // no need to read what is to be deleted
+	case s.id == "":
+		ids = []string{s.unreadable}
 	}
 	s.reset()
-	s.loaded = true
-	if id != "" {
-		s.destroyed = append(s.destroyed, id)
-		s.cookie = cookieExpire
+	s.loaded, s.unreadable = true, ""
+	for _, id := range ids {
+		if id != "" {
+			s.destroyed = append(s.destroyed, id)
+			s.cookie = cookieExpire
+		}
 	}
 }
 
@@ -323,290 +330,22 @@ func (s *Session) Destroy() {
 func (s *Session) Save() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	open := s.w.state == headersOpen && !s.w.ResponseWriter.Written()
+	if s.ended {
+		return errEnded
+	}
+	open := s.w.state.Load() == headersOpen && !s.w.ResponseWriter.Written()
 	err := s.commit(open)
-	if err != nil {
-		s.errReported = true
+	if s.err != nil {
+		s.errReported = true // the caller handles it; the error handler stays out
 	}
 	return err
 }
 
 // Err returns the error that stopped this session from loading or saving,
-// if any. After such an error reads give nothing and writes are ignored.
+// if any. After such an error, changes are ignored and nothing is saved; a
+// failed load also leaves the session empty.
 func (s *Session) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
-}
-
-// writable loads the session and reports whether it may change.
-func (s *Session) writable() bool {
-	s.load()
-	return s.err == nil && !s.frozen
-}
-
-func (s *Session) fail(err error) {
-	if s.err == nil {
-		s.err = err
-		s.c.Abort()
-	}
-}
-
-// reset forgets everything about the session but what must still be done
-// for earlier IDs.
-func (s *Session) reset() {
-	s.exists, s.id, s.token, s.version, s.userID = false, "", "", 0, ""
-	s.created, s.expires = time.Time{}, time.Time{}
-	s.values = map[string]rawValue{}
-	s.flashes, s.stored = nil, 0
-	s.resetChanges()
-}
-
-func (s *Session) resetChanges() {
-	s.cleared, s.renew, s.dirty, s.userIDSet = false, false, false, false
-	s.sets = map[string]rawValue{}
-	s.deletes = map[string]struct{}{}
-	s.added, s.taken = nil, nil
-}
-
-// cookieID returns the row ID named by the request's cookie. Of several
-// cookies with the session's name it takes the first well-formed one.
-func (s *Session) cookieID() (string, bool) {
-	for _, ck := range s.c.Request.CookiesNamed(s.store.cfg.cookieName) {
-		if id, ok := parseToken(ck.Value); ok {
-			s.token = ck.Value
-			return id, true
-		}
-	}
-	return "", false
-}
-
-func (s *Session) load() {
-	if s.loaded {
-		return
-	}
-	s.loaded = true
-	s.reset()
-	id, ok := s.cookieID()
-	if !ok {
-		return
-	}
-	st := s.store
-	now := st.cfg.now().UTC()
-	m, found, err := st.load(s.ctx.Context, id, now)
-	if err != nil {
-		s.fail(fmt.Errorf("%w: %w", ErrLoad, err))
-		return
-	}
-	if !found {
-		s.token = "" // never adopt an unknown ID
-		return
-	}
-	rec, err := decodeRecord(st.cfg.codec, []byte(m.Data))
-	if err != nil {
-		st.cfg.logger.WarnContext(s.ctx.Context, "session data cannot be decoded; starting a new session", "error", err)
-		s.token = ""
-		return
-	}
-	s.id = id
-	s.adopt(m, rec, now)
-}
-
-// adopt takes m as the stored state of the session.
-func (s *Session) adopt(m Model, rec record, now time.Time) {
-	s.exists = true
-	s.version = m.Version
-	s.created = m.CreatedAt
-	s.expires = m.ExpiresAt
-	s.userID = m.UserID
-	s.values = rec.Values
-	if s.values == nil {
-		s.values = map[string]rawValue{}
-	}
-	s.flashes, s.stored = rec.Flashes, len(rec.Flashes)
-	s.touch = s.store.expiry(s.created, now).Sub(s.expires) > s.store.refreshAfter()
-}
-
-// rebase re-applies this request's changes on top of m, the row as a
-// concurrent writer left it.
-func (s *Session) rebase(m Model, rec record, now time.Time) {
-	if s.cleared {
-		rec.Values, rec.Flashes = nil, nil
-	}
-	if rec.Values == nil {
-		rec.Values = map[string]rawValue{}
-	}
-	for k := range s.deletes {
-		delete(rec.Values, k)
-	}
-	for k, v := range s.sets {
-		rec.Values[k] = v
-	}
-	for _, f := range s.taken {
-		if i := slices.IndexFunc(rec.Flashes, func(g rawValue) bool { return string(f) == string(g) }); i >= 0 {
-			rec.Flashes = slices.Delete(rec.Flashes, i, i+1)
-		}
-	}
-	userID := s.userID
-	s.adopt(m, rec, now)
-	s.flashes = append(s.flashes, s.added...)
-	if s.userIDSet {
-		s.userID = userID
-	}
-}
-
-// commit writes what this request changed. open tells whether the response
-// headers can still carry a cookie. The caller holds s.mu.
-func (s *Session) commit(open bool) error {
-	if s.frozen {
-		return nil
-	}
-	if s.err != nil {
-		return s.err
-	}
-	if !s.loaded {
-		return nil
-	}
-	st := s.store
-	ctx := s.ctx.Context
-	now := st.cfg.now().UTC()
-	var notSent error
-	for len(s.destroyed) > 0 {
-		if err := st.delete(ctx, s.destroyed[0]); err != nil {
-			s.fail(fmt.Errorf("%w: destroy: %w", ErrSave, err))
-			return s.err
-		}
-		s.destroyed = s.destroyed[1:]
-		if !open && !s.dirty {
-			notSent = fmt.Errorf("%w: destroyed session's cookie not expired", ErrCookieNotSent)
-		}
-	}
-	switch {
-	case s.dirty && !s.exists:
-		if len(s.values) == 0 && len(s.flashes) == 0 && s.userID == "" {
-			s.resetChanges() // nothing worth a row
-			return notSent
-		}
-		if !open {
-			s.resetChanges()
-			return fmt.Errorf("%w: new session not created", ErrCookieNotSent)
-		}
-		return s.insert(now)
-	case s.dirty:
-		renew := s.renew
-		if renew && !open {
-			renew = false
-			notSent = fmt.Errorf("%w: session ID not renewed", ErrCookieNotSent)
-		}
-		if err := s.update(now, renew, open); err != nil {
-			return err
-		}
-	case s.touch && open:
-		expires := st.expiry(s.created, now)
-		if err := st.touch(ctx, s.id, expires, now); err != nil {
-			s.fail(fmt.Errorf("%w: extend expiry: %w", ErrSave, err))
-			return s.err
-		}
-		s.expires, s.touch = expires, false
-		s.cookie = cookieSet
-	}
-	return notSent
-}
-
-func (s *Session) encodeRecord() (string, error) {
-	data, err := encodeRecord(s.store.cfg.codec, &record{Values: s.values, Flashes: s.flashes})
-	if err != nil {
-		return "", err
-	}
-	if len(data) > s.store.cfg.maxSize {
-		return "", fmt.Errorf("%w: session is %d bytes, limit %d", ErrTooLarge, len(data), s.store.cfg.maxSize)
-	}
-	if !utf8.Valid(data) {
-		return "", fmt.Errorf("%w: the codec's output is not valid UTF-8", ErrEncode)
-	}
-	return string(data), nil
-}
-
-func (s *Session) insert(now time.Time) error {
-	data, err := s.encodeRecord()
-	if err != nil {
-		s.fail(err)
-		return s.err
-	}
-	token, id := newToken()
-	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, Version: 1}
-	m.ExpiresAt = s.store.expiry(now, now)
-	if err := s.store.insert(s.ctx.Context, &m); err != nil {
-		s.fail(fmt.Errorf("%w: %w", ErrSave, err))
-		return s.err
-	}
-	s.exists, s.id, s.token, s.version = true, id, token, 1
-	s.created, s.expires = now, m.ExpiresAt
-	s.stored = len(s.flashes)
-	s.resetChanges()
-	s.cookie = cookieSet
-	return nil
-}
-
-// update saves over the version this request read, re-reading and
-// re-applying its changes when a concurrent writer saved first.
-func (s *Session) update(now time.Time, renew, open bool) error {
-	st := s.store
-	ctx := s.ctx.Context
-	id, token := s.id, s.token
-	if renew {
-		token, id = newToken()
-	}
-	lock := st.saveLock(s.id)
-	lock.Lock()
-	defer lock.Unlock()
-	for attempt := 1; ; attempt++ {
-		data, err := s.encodeRecord()
-		if err != nil {
-			s.fail(err)
-			return s.err
-		}
-		m := Model{ID: id, Data: data, UserID: s.userID, ExpiresAt: s.expires, UpdatedAt: now, Version: s.version + 1}
-		moved := s.touch && open
-		if moved {
-			m.ExpiresAt = st.expiry(s.created, now)
-		}
-		ok, err := st.update(ctx, s.id, &m, now)
-		if err != nil {
-			s.fail(fmt.Errorf("%w: %w", ErrSave, err))
-			return s.err
-		}
-		if ok {
-			s.id, s.token, s.version, s.expires = id, token, m.Version, m.ExpiresAt
-			s.stored = len(s.flashes)
-			if renew || moved {
-				s.cookie = cookieSet
-				s.touch = false
-			}
-			s.resetChanges()
-			return nil
-		}
-		if attempt == maxSaveAttempts {
-			s.fail(fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt))
-			return s.err
-		}
-		fresh, found, err := st.load(ctx, s.id, now)
-		if err != nil {
-			s.fail(fmt.Errorf("%w: re-read after a concurrent save: %w", ErrSave, err))
-			return s.err
-		}
-		if !found {
-			// Destroyed (or renewed) by another request: saving would bring
-			// it back. Drop this request's changes.
-			s.reset()
-			s.fail(ErrSessionInterrupted)
-			return s.err
-		}
-		rec, err := decodeRecord(st.cfg.codec, []byte(fresh.Data))
-		if err != nil {
-			s.fail(fmt.Errorf("%w: concurrent save left undecodable data: %w", ErrSave, err))
-			return s.err
-		}
-		s.rebase(fresh, rec, now)
-	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,11 +25,8 @@ type Store struct {
 	// nextCleanup is when, in Unix nanoseconds of cfg.now, a request may next
 	// start a background cleanup.
 	nextCleanup atomic.Int64
-	// saving serializes the saves of one session within this process, so
-	// that its concurrent requests retry at most once instead of starving
-	// each other; the row's version still guards against other processes.
-	saving [64]sync.Mutex
-	seed   maphash.Seed
+	// locks serializes the saves of one session within this process.
+	locks keyedLocks
 }
 
 // NewStore migrates the session table in db and returns a store for it.
@@ -51,7 +48,7 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 	if err := migrate(db, cfg.tableName); err != nil {
 		return nil, err
 	}
-	st := &Store{db: db, cfg: cfg, seed: maphash.MakeSeed()}
+	st := &Store{db: db, cfg: cfg}
 	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())
 	return st, nil
 }
@@ -121,39 +118,57 @@ func (st *Store) table(ctx context.Context) *gorm.DB {
 	return st.db.WithContext(ctx).Table(st.cfg.tableName)
 }
 
-// load reads a live row by ID. found is false when there is none or it has
-// expired.
-func (st *Store) load(ctx context.Context, id string, now time.Time) (m Model, found bool, err error) {
-	res := st.table(ctx).Where("id = ? AND expires_at > ?", id, now).Limit(1).Find(&m)
-	return m, res.RowsAffected == 1, res.Error
+// load reads the first live row of ids, in their order. found is false when
+// none is there or all have expired.
+func (st *Store) load(ctx context.Context, ids []string, now time.Time) (m Model, found bool, err error) {
+	if len(ids) == 1 {
+		res := st.table(ctx).Where("id = ? AND expires_at > ?", ids[0], now).Limit(1).Find(&m)
+		return m, res.RowsAffected == 1, res.Error
+	}
+	var ms []Model
+	if err := st.table(ctx).Where("id IN ? AND expires_at > ?", ids, now).Find(&ms).Error; err != nil {
+		return Model{}, false, err
+	}
+	for _, id := range ids {
+		if i := slices.IndexFunc(ms, func(m Model) bool { return m.ID == id }); i >= 0 {
+			return ms[i], true, nil
+		}
+	}
+	return Model{}, false, nil
 }
 
 func (st *Store) insert(ctx context.Context, m *Model) error {
 	return st.table(ctx).Create(m).Error
 }
 
-// update writes m over the row with ID from, if that row is still at version
-// m.Version-1 and alive. It reports false when another request got there first.
-func (st *Store) update(ctx context.Context, from string, m *Model, now time.Time) (bool, error) {
+// update writes m over the live row with ID from, if that row is still at
+// version m.Version-1, moving the expiry only when move is set. It reports
+// false when another request got there first.
+func (st *Store) update(ctx context.Context, from string, m *Model, move bool, now time.Time) (bool, error) {
+	cols := map[string]any{
+		"id":         m.ID,
+		"data":       m.Data,
+		"user_id":    m.UserID,
+		"updated_at": m.UpdatedAt,
+		"version":    m.Version,
+	}
+	if move {
+		cols["expires_at"] = m.ExpiresAt
+	}
 	res := st.table(ctx).
 		Where("id = ? AND version = ? AND expires_at > ?", from, m.Version-1, now).
-		Updates(map[string]any{
-			"id":         m.ID,
-			"data":       m.Data,
-			"user_id":    m.UserID,
-			"expires_at": m.ExpiresAt,
-			"updated_at": m.UpdatedAt,
-			"version":    m.Version,
-		})
+		Updates(cols)
 	return res.RowsAffected == 1, res.Error
 }
 
-// touch moves a row's expiry forward without changing its data or version,
-// so it never conflicts with a concurrent save.
-func (st *Store) touch(ctx context.Context, id string, expires, now time.Time) error {
-	return st.table(ctx).
+// touch moves a live row's expiry forward without changing its data or
+// version, so it never conflicts with a concurrent save. It reports whether
+// the row was there to move.
+func (st *Store) touch(ctx context.Context, id string, expires, now time.Time) (bool, error) {
+	res := st.table(ctx).
 		Where("id = ? AND expires_at > ? AND expires_at < ?", id, now, expires).
-		Update("expires_at", expires).Error
+		Update("expires_at", expires)
+	return res.RowsAffected == 1, res.Error
 }
 
 func (st *Store) delete(ctx context.Context, id string) error {
@@ -181,7 +196,37 @@ func (st *Store) refreshAfter() time.Duration {
 	return st.cfg.idleTimeout / 10
 }
 
-// saveLock returns the lock that serializes saves of row id in this process.
-func (st *Store) saveLock(id string) *sync.Mutex {
-	return &st.saving[maphash.String(st.seed, id)%uint64(len(st.saving))]
+// keyedLocks holds one mutex per key in use, and none for keys not in use.
+type keyedLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks key and returns its unlock.
+func (k *keyedLocks) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.m[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }

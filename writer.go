@@ -2,8 +2,10 @@ package ginsession
 
 import (
 	"bufio"
+	"maps"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 )
@@ -14,10 +16,10 @@ import (
 type writer struct {
 	gin.ResponseWriter
 	s     *Session
-	state writerState
+	state atomic.Uint32 // a writerState; Save may read it from another goroutine
 }
 
-type writerState uint8
+type writerState = uint32
 
 const (
 	// headersOpen: nothing has gone out yet.
@@ -33,36 +35,38 @@ const (
 // beforeHeaders commits the session once, as the headers are about to go out.
 // If the commit fails, the error handler's response replaces the route's.
 func (w *writer) beforeHeaders() {
-	if w.state != headersOpen {
+	if !w.state.CompareAndSwap(headersOpen, headersSent) {
 		return
 	}
-	w.state = headersSent
 	if w.ResponseWriter.Written() {
-		return // someone wrote past us; too late for a cookie
+		w.s.commitAfterHeaders() // someone wrote past us: too late for a cookie
+		return
 	}
 	if err := w.s.commitBeforeHeaders(w.Header()); err != nil {
 		w.respondError(err)
 	}
 }
 
+// respondError lets the error handler answer in place of the route: the
+// headers go back to what they were before the chain ran, so that nothing the
+// route set (a cookie, a Location, a cache policy) goes out with the error.
 func (w *writer) respondError(err error) {
-	w.state = errorResponse
-	// The route may already have described its own body.
+	w.state.Store(errorResponse)
 	h := w.Header()
-	h.Del("Content-Type")
-	h.Del("Content-Length")
-	h.Del("Content-Disposition")
-	h.Del("Content-Encoding")
+	clear(h)
+	maps.Copy(h, w.s.baseHeader)
 	c := w.s.c
 	_ = c.Error(err)
 	c.Abort()
 	w.s.store.cfg.errorHandler(c, err)
 	w.ResponseWriter.WriteHeaderNow()
-	w.state = discarding
+	w.state.Store(discarding)
 }
 
+func (w *writer) discarding() bool { return w.state.Load() == discarding }
+
 func (w *writer) WriteHeader(code int) {
-	if w.state == discarding {
+	if w.discarding() {
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -70,7 +74,7 @@ func (w *writer) WriteHeader(code int) {
 
 func (w *writer) WriteHeaderNow() {
 	w.beforeHeaders()
-	if w.state == discarding {
+	if w.discarding() {
 		return
 	}
 	w.ResponseWriter.WriteHeaderNow()
@@ -78,7 +82,7 @@ func (w *writer) WriteHeaderNow() {
 
 func (w *writer) Write(b []byte) (int, error) {
 	w.beforeHeaders()
-	if w.state == discarding {
+	if w.discarding() {
 		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
@@ -86,7 +90,7 @@ func (w *writer) Write(b []byte) (int, error) {
 
 func (w *writer) WriteString(s string) (int, error) {
 	w.beforeHeaders()
-	if w.state == discarding {
+	if w.discarding() {
 		return len(s), nil
 	}
 	return w.ResponseWriter.WriteString(s)
@@ -94,7 +98,7 @@ func (w *writer) WriteString(s string) (int, error) {
 
 func (w *writer) Flush() {
 	w.beforeHeaders()
-	if w.state == discarding {
+	if w.discarding() {
 		return
 	}
 	w.ResponseWriter.Flush()
@@ -104,18 +108,12 @@ func (w *writer) Flush() {
 // then on, so the session is saved first and a cookie it needed is reported
 // as not sent.
 func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.state == headersOpen {
-		w.state = headersSent
+	if w.state.CompareAndSwap(headersOpen, headersSent) {
 		w.s.commitAfterHeaders()
 	}
 	return w.ResponseWriter.Hijack()
 }
 
-// Unwrap lets http.ResponseController reach the connection's writer for the
-// calls that send nothing (deadlines); Flush goes through this writer.
-func (w *writer) Unwrap() http.ResponseWriter {
-	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
-		return u.Unwrap()
-	}
-	return w.ResponseWriter
-}
+// Unwrap lets http.ResponseController reach the writers below for the calls
+// that send nothing (deadlines); its Flush comes through this writer.
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

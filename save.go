@@ -1,0 +1,330 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// maxSaveAttempts bounds how often a save re-reads the row and re-applies
+// this request's changes after losing to a concurrent writer.
+const maxSaveAttempts = 8
+
+// maxCookieCandidates bounds how many well-formed cookies of the session's
+// name one request may make the store look up (in one query).
+const maxCookieCandidates = 4
+
+// errEnded is what Save returns once the middleware has returned.
+var errEnded = errors.New("ginsession: session used after its middleware returned; nothing saved")
+
+// usable reports whether the session may still touch the database: not after
+// a panic, and not after its middleware returned (the request's Gin context
+// may then belong to another request). The caller holds s.mu.
+func (s *Session) usable(what string) bool {
+	if s.ended {
+		s.store.cfg.logger.Error("session used after its middleware returned; ignored", "call", what)
+		return false
+	}
+	return !s.frozen
+}
+
+// writable loads the session and reports whether it may change.
+func (s *Session) writable(what string) bool {
+	if !s.usable(what) {
+		return false
+	}
+	s.load()
+	return s.err == nil
+}
+
+// fail makes err the session's sticky error and stops the handler chain.
+func (s *Session) fail(err error) {
+	if s.err == nil {
+		s.err = err
+		s.c.Abort()
+	}
+}
+
+// reset forgets everything about the session but what must still be done
+// for earlier IDs.
+func (s *Session) reset() {
+	s.exists, s.id, s.token, s.version, s.userID, s.touch = false, "", "", 0, "", false
+	s.created, s.expires = time.Time{}, time.Time{}
+	s.values = map[string]rawValue{}
+	s.flashes, s.stored = nil, 0
+	s.resetChanges()
+}
+
+func (s *Session) resetChanges() {
+	s.cleared, s.renew, s.dirty, s.userIDSet = false, false, false, false
+	s.sets = map[string]rawValue{}
+	s.deletes = map[string]struct{}{}
+	s.added, s.taken = nil, nil
+}
+
+// cookieTokens returns the well-formed session cookies of the request and
+// the row IDs they name, at most maxCookieCandidates. Several arrive when a
+// sibling subdomain or a longer path set a cookie of the same name.
+func (s *Session) cookieTokens() (tokens, ids []string) {
+	for _, ck := range s.req.CookiesNamed(s.store.cfg.cookieName) {
+		if id, ok := parseToken(ck.Value); ok && !slices.Contains(ids, id) {
+			tokens, ids = append(tokens, ck.Value), append(ids, id)
+			if len(ids) == maxCookieCandidates {
+				break
+			}
+		}
+	}
+	return tokens, ids
+}
+
+// load reads the session on first use. The caller holds s.mu.
+func (s *Session) load() {
+	if s.loaded || !s.usable("load") {
+		return
+	}
+	s.loaded = true
+	s.reset()
+	tokens, ids := s.cookieTokens()
+	if len(ids) == 0 {
+		return
+	}
+	st := s.store
+	now := st.cfg.now().UTC()
+	m, found, err := st.load(s.ctx.Context, ids, now)
+	if err != nil {
+		s.fail(fmt.Errorf("%w: %w", ErrLoad, err))
+		return
+	}
+	if !found {
+		return // an unknown or expired ID is never adopted
+	}
+	rec, err := decodeRecord(st.cfg.codec, []byte(m.Data))
+	if err != nil {
+		st.cfg.logger.WarnContext(s.ctx.Context, "session data cannot be decoded; starting a new session", "error", err)
+		s.unreadable = m.ID // still Destroy's to delete
+		return
+	}
+	s.id, s.token = m.ID, tokens[slices.Index(ids, m.ID)]
+	s.adopt(m, rec, now)
+}
+
+// adopt takes m as the stored state of the session.
+func (s *Session) adopt(m Model, rec record, now time.Time) {
+	s.exists = true
+	s.version = m.Version
+	s.created = m.CreatedAt
+	s.expires = m.ExpiresAt
+	s.userID = m.UserID
+	s.values = rec.Values
+	if s.values == nil {
+		s.values = map[string]rawValue{}
+	}
+	s.flashes, s.stored = rec.Flashes, len(rec.Flashes)
+	s.touch = s.store.expiry(s.created, now).Sub(s.expires) > s.store.refreshAfter()
+}
+
+// rebase re-applies this request's changes on top of m, the row as a
+// concurrent writer left it.
+func (s *Session) rebase(m Model, rec record, now time.Time) {
+	if s.cleared {
+		rec.Values, rec.Flashes = nil, nil
+	}
+	if rec.Values == nil {
+		rec.Values = map[string]rawValue{}
+	}
+	for k := range s.deletes {
+		delete(rec.Values, k)
+	}
+	for k, v := range s.sets {
+		rec.Values[k] = v
+	}
+	for _, f := range s.taken {
+		if i := slices.IndexFunc(rec.Flashes, func(g rawValue) bool { return string(f) == string(g) }); i >= 0 {
+			rec.Flashes = slices.Delete(rec.Flashes, i, i+1)
+		}
+	}
+	userID := s.userID
+	s.adopt(m, rec, now)
+	s.flashes = append(s.flashes, s.added...)
+	if s.userIDSet {
+		s.userID = userID
+	}
+}
+
+// writeContext is the context of a write: the request's values and deadline,
+// but not its cancellation, so that a client who hangs up mid-response does
+// not lose what the handler changed.
+func (s *Session) writeContext() (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(s.ctx.Context)
+	if deadline, ok := s.ctx.Context.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline)
+	}
+	return ctx, func() {}
+}
+
+// commit writes what this request changed. open tells whether the response
+// headers can still carry a cookie; when they cannot, a new session is not
+// created and an ID is not renewed, and the error says so. The caller holds
+// s.mu.
+func (s *Session) commit(open bool) error {
+	if s.frozen || s.ended {
+		return nil
+	}
+	if s.err != nil {
+		return s.err
+	}
+	if !s.loaded {
+		return nil
+	}
+	st := s.store
+	ctx, cancel := s.writeContext()
+	defer cancel()
+	now := st.cfg.now().UTC()
+	for len(s.destroyed) > 0 {
+		if err := st.delete(ctx, s.destroyed[0]); err != nil {
+			s.fail(fmt.Errorf("%w: destroy: %w", ErrSave, err))
+			return s.err
+		}
+		s.destroyed = s.destroyed[1:]
+	}
+	switch {
+	case s.dirty && !s.exists:
+		if len(s.values) == 0 && len(s.flashes) == 0 && s.userID == "" {
+			s.resetChanges() // nothing worth a row
+			return nil
+		}
+		if !open {
+			s.resetChanges()
+			return fmt.Errorf("%w: new session not created", ErrCookieNotSent)
+		}
+		return s.insert(ctx, now)
+	case s.dirty:
+		var notRenewed error
+		renew := s.renew
+		if renew && !open {
+			renew = false
+			notRenewed = fmt.Errorf("%w: session ID not renewed", ErrCookieNotSent)
+		}
+		if err := s.update(ctx, now, renew, open); err != nil {
+			return err
+		}
+		return notRenewed
+	case s.touch && open:
+		expires := st.expiry(s.created, now)
+		moved, err := st.touch(ctx, s.id, expires, now)
+		if err != nil {
+			s.fail(fmt.Errorf("%w: extend expiry: %w", ErrSave, err))
+			return s.err
+		}
+		s.touch = false
+		if moved { // else renewed or destroyed meanwhile: the cookie must not come back
+			s.expires = expires
+			s.cookie = cookieSet
+		}
+	}
+	return nil
+}
+
+func (s *Session) encodeRecord() (string, error) {
+	data, err := encodeRecord(s.store.cfg.codec, &record{Values: s.values, Flashes: s.flashes})
+	if err != nil {
+		return "", err
+	}
+	if len(data) > s.store.cfg.maxSize {
+		return "", fmt.Errorf("%w: session is %d bytes, limit %d", ErrTooLarge, len(data), s.store.cfg.maxSize)
+	}
+	if !utf8.Valid(data) {
+		return "", fmt.Errorf("%w: the codec's output is not valid UTF-8", ErrEncode)
+	}
+	return string(data), nil
+}
+
+func (s *Session) insert(ctx context.Context, now time.Time) error {
+	data, err := s.encodeRecord()
+	if err != nil {
+		s.fail(err)
+		return s.err
+	}
+	token, id := newToken()
+	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, Version: 1}
+	m.ExpiresAt = s.store.expiry(now, now)
+	if err := s.store.insert(ctx, &m); err != nil {
+		s.fail(fmt.Errorf("%w: %w", ErrSave, err))
+		return s.err
+	}
+	s.exists, s.id, s.token, s.version = true, id, token, 1
+	s.created, s.expires = now, m.ExpiresAt
+	s.stored = len(s.flashes)
+	s.resetChanges()
+	s.cookie = cookieSet
+	return nil
+}
+
+// update saves over the version this request read, re-reading and
+// re-applying its changes when a concurrent writer saved first.
+func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) error {
+	st := s.store
+	id, token := s.id, s.token
+	if renew {
+		token, id = newToken()
+	}
+	// Saves of one session take turns within this process, so they retry
+	// at most once; the row's version still guards against other processes.
+	unlock := st.locks.lock(s.id)
+	defer unlock()
+	for attempt := 1; ; attempt++ {
+		data, err := s.encodeRecord()
+		if err != nil {
+			s.fail(err)
+			return s.err
+		}
+		m := Model{ID: id, Data: data, UserID: s.userID, ExpiresAt: s.expires, UpdatedAt: now, Version: s.version + 1}
+		// The expiry moves only with a cookie that says so; otherwise the
+		// UPDATE leaves the column alone, so as not to undo another
+		// request's move.
+		move := s.touch && open
+		if move {
+			m.ExpiresAt = st.expiry(s.created, now)
+		}
+		ok, err := st.update(ctx, s.id, &m, move, now)
+		if err != nil {
+			s.fail(fmt.Errorf("%w: %w", ErrSave, err))
+			return s.err
+		}
+		if ok {
+			s.id, s.token, s.version, s.expires = id, token, m.Version, m.ExpiresAt
+			s.stored = len(s.flashes)
+			if renew || move {
+				s.cookie = cookieSet
+				s.touch = false
+			}
+			s.resetChanges()
+			return nil
+		}
+		if attempt == maxSaveAttempts {
+			s.fail(fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt))
+			return s.err
+		}
+		fresh, found, err := st.load(ctx, []string{s.id}, now)
+		if err != nil {
+			s.fail(fmt.Errorf("%w: re-read after a concurrent save: %w", ErrSave, err))
+			return s.err
+		}
+		if !found {
+			// Destroyed (or renewed) by another request: saving would bring
+			// it back. Drop this request's changes.
+			s.reset()
+			s.fail(ErrSessionInterrupted)
+			return s.err
+		}
+		rec, err := decodeRecord(st.cfg.codec, []byte(fresh.Data))
+		if err != nil {
+			s.fail(fmt.Errorf("%w: concurrent save left undecodable data: %w", ErrSave, err))
+			return s.err
+		}
+		s.rebase(fresh, rec, now)
+	}
+}
