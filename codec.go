@@ -56,6 +56,9 @@ type record struct {
 }
 
 func encodeRecord(c Codec, r *record) ([]byte, error) {
+	if _, ok := c.(JSONCodec); ok {
+		return appendJSONRecord(make([]byte, 0, 256), r), nil
+	}
 	b, err := c.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: session record: %w", ErrEncode, err)
@@ -63,7 +66,12 @@ func encodeRecord(c Codec, r *record) ([]byte, error) {
 	return b, nil
 }
 
+// decodeRecord decodes a stored record. With the JSON codec the values are
+// slices of data, which must not change afterwards.
 func decodeRecord(c Codec, data []byte) (record, error) {
+	if _, ok := c.(JSONCodec); ok {
+		return decodeJSONRecord(data)
+	}
 	var r record
 	if err := c.Unmarshal(data, &r); err != nil {
 		return record{}, err

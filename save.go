@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -53,47 +54,76 @@ func (s *Session) fail(err error) {
 func (s *Session) reset() {
 	s.exists, s.id, s.token, s.version, s.userID, s.touch = false, "", "", 0, "", false
 	s.created, s.expires = time.Time{}, time.Time{}
-	s.values = map[string]rawValue{}
+	s.values = nil
 	s.flashes, s.stored = nil, 0
 	s.resetChanges()
 }
 
 func (s *Session) resetChanges() {
 	s.cleared, s.renew, s.dirty, s.userIDSet = false, false, false, false
-	s.sets = map[string]rawValue{}
-	s.deletes = map[string]struct{}{}
+	s.sets, s.deletes = nil, nil // made on first use
 	s.added, s.taken = nil, nil
 }
 
-// cookieTokens returns the well-formed session cookies of the request and
-// the row IDs they name, at most maxCookieCandidates. Several arrive when a
-// sibling subdomain or a longer path set a cookie of the same name.
-func (s *Session) cookieTokens() (tokens, ids []string) {
-	for _, ck := range s.req.CookiesNamed(s.store.cfg.cookieName) {
-		if id, ok := parseToken(ck.Value); ok && !slices.Contains(ids, id) {
-			tokens, ids = append(tokens, ck.Value), append(ids, id)
-			if len(ids) == maxCookieCandidates {
-				break
+// candidates are the well-formed session cookies of a request and the row
+// IDs they name; several arrive when a sibling subdomain or a longer path set
+// a cookie of the same name. Kept in arrays: no allocation for the usual one.
+type candidates struct {
+	n           int
+	tokens, ids [maxCookieCandidates]string
+}
+
+// cookieTokens finds the request's well-formed session cookies, reading the
+// Cookie header directly: net/http's parser builds every cookie of the
+// request to return a few.
+func (s *Session) cookieTokens() candidates {
+	var c candidates
+	name := s.store.cfg.cookieName
+	for _, line := range s.req.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			value, ok := strings.CutPrefix(part, name)
+			if !ok || len(value) == 0 || value[0] != '=' {
+				continue
+			}
+			id, ok := parseToken(value[1:])
+			if !ok || slices.Contains(c.ids[:c.n], id) {
+				continue
+			}
+			c.tokens[c.n], c.ids[c.n] = value[1:], id
+			if c.n++; c.n == maxCookieCandidates {
+				return c
 			}
 		}
 	}
-	return tokens, ids
+	return c
 }
 
 // load reads the session on first use. The caller holds s.mu.
 func (s *Session) load() {
+	if s.state == nil {
+		s.state = new(state)
+	}
 	if s.loaded || !s.usable("load") {
 		return
 	}
 	s.loaded = true
 	s.reset()
-	tokens, ids := s.cookieTokens()
-	if len(ids) == 0 {
+	c := s.cookieTokens()
+	if c.n == 0 {
 		return
 	}
+	ids := c.ids[:c.n]
 	st := s.store
 	now := st.cfg.now().UTC()
-	m, found, err := st.load(s.ctx.Context, ids, now)
+	var m row
+	var found bool
+	var err error
+	if c.n == 1 {
+		m, found, err = st.load(s.ctx.Context, c.ids[0], now)
+	} else {
+		m, found, err = st.loadAny(s.ctx.Context, slices.Clone(ids), now)
+	}
 	if err != nil {
 		s.fail(fmt.Errorf("%w: %w", ErrLoad, err))
 		return
@@ -101,34 +131,31 @@ func (s *Session) load() {
 	if !found {
 		return // an unknown or expired ID is never adopted
 	}
-	rec, err := decodeRecord(st.cfg.codec, []byte(m.Data))
+	rec, err := decodeRecord(st.cfg.codec, m.data)
 	if err != nil {
 		st.cfg.logger.WarnContext(s.ctx.Context, "session data cannot be decoded; starting a new session", "error", err)
-		s.unreadable = m.ID // still Destroy's to delete
+		s.unreadable = m.id // still Destroy's to delete
 		return
 	}
-	s.id, s.token = m.ID, tokens[slices.Index(ids, m.ID)]
+	s.id, s.token = m.id, c.tokens[slices.Index(ids, m.id)]
 	s.adopt(m, rec, now)
 }
 
 // adopt takes m as the stored state of the session.
-func (s *Session) adopt(m Model, rec record, now time.Time) {
+func (s *Session) adopt(m row, rec record, now time.Time) {
 	s.exists = true
-	s.version = m.Version
-	s.created = m.CreatedAt
-	s.expires = m.ExpiresAt
-	s.userID = m.UserID
+	s.version = m.version
+	s.created = m.created
+	s.expires = m.expires
+	s.userID = m.userID
 	s.values = rec.Values
-	if s.values == nil {
-		s.values = map[string]rawValue{}
-	}
 	s.flashes, s.stored = rec.Flashes, len(rec.Flashes)
 	s.touch = s.store.expiry(s.created, now).Sub(s.expires) > s.store.refreshAfter()
 }
 
 // rebase re-applies this request's changes on top of m, the row as a
 // concurrent writer left it.
-func (s *Session) rebase(m Model, rec record, now time.Time) {
+func (s *Session) rebase(m row, rec record, now time.Time) {
 	if s.cleared {
 		rec.Values, rec.Flashes = nil, nil
 	}
@@ -176,8 +203,8 @@ func (s *Session) commit(open bool) error {
 	if s.err != nil {
 		return s.err
 	}
-	if !s.loaded {
-		return nil
+	if !s.loaded || len(s.destroyed) == 0 && !s.dirty && !(s.touch && open) {
+		return nil // nothing to write
 	}
 	st := s.store
 	ctx, cancel := s.writeContext()
@@ -289,7 +316,17 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 		if move {
 			m.ExpiresAt = st.expiry(s.created, now)
 		}
-		ok, err := st.update(ctx, s.id, &m, move, now)
+		cols := 0
+		if renew {
+			cols |= updateID
+		}
+		if s.userIDSet {
+			cols |= updateUser
+		}
+		if move {
+			cols |= updateExpiry
+		}
+		ok, err := st.update(ctx, s.id, &m, cols, now)
 		if err != nil {
 			s.fail(fmt.Errorf("%w: %w", ErrSave, err))
 			return s.err
@@ -308,7 +345,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			s.fail(fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt))
 			return s.err
 		}
-		fresh, found, err := st.load(ctx, []string{s.id}, now)
+		fresh, found, err := st.load(ctx, s.id, now)
 		if err != nil {
 			s.fail(fmt.Errorf("%w: re-read after a concurrent save: %w", ErrSave, err))
 			return s.err
@@ -320,7 +357,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			s.fail(ErrSessionInterrupted)
 			return s.err
 		}
-		rec, err := decodeRecord(st.cfg.codec, []byte(fresh.Data))
+		rec, err := decodeRecord(st.cfg.codec, fresh.data)
 		if err != nil {
 			s.fail(fmt.Errorf("%w: concurrent save left undecodable data: %w", ErrSave, err))
 			return s.err

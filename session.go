@@ -28,8 +28,19 @@ type Session struct {
 	baseHeader http.Header
 
 	mu sync.Mutex
+	// state is made on first use, so that a request that never touches its
+	// session allocates little and leaves the collector little to scan.
+	*state
+	loaded      bool     // the row was looked up (or there was nothing to look up)
+	cookie      cookieOp // what the response must tell the browser
+	err         error    // sticky: the session can neither be read nor saved
+	errReported bool
+	frozen      bool // the handler panicked: save nothing
+	ended       bool // the middleware returned: touch nothing
+}
 
-	loaded  bool   // the row was looked up (or there was nothing to look up)
+// state is what a session knows once used.
+type state struct {
 	exists  bool   // a row for id is in the database
 	id      string // the row's ID, the token's hash; empty when none
 	token   string // the cookie value for id
@@ -43,22 +54,17 @@ type Session struct {
 
 	// This request's own changes, kept apart so that they can be re-applied
 	// on top of a concurrent writer's save.
-	cleared     bool
-	sets        map[string]rawValue
-	deletes     map[string]struct{}
-	added       []rawValue
-	taken       []rawValue
-	userIDSet   bool
-	renew       bool
-	dirty       bool
-	touch       bool     // the expiry should move forward
-	destroyed   []string // row IDs to delete
-	cookie      cookieOp // what the response must tell the browser
-	err         error    // sticky: the session can neither be read nor saved
-	errReported bool
-	frozen      bool   // the handler panicked: save nothing
-	ended       bool   // the middleware returned: touch nothing
-	unreadable  string // ID of a row whose data could not be decoded
+	cleared    bool
+	sets       map[string]rawValue
+	deletes    map[string]struct{}
+	added      []rawValue
+	taken      []rawValue
+	userIDSet  bool
+	renew      bool
+	dirty      bool
+	touch      bool     // the expiry should move forward
+	destroyed  []string // row IDs to delete
+	unreadable string   // ID of a row whose data could not be decoded
 }
 
 type cookieOp uint8
@@ -105,6 +111,12 @@ func Get[T any](s *Session, key string) (T, bool) {
 	if !ok {
 		return v, false
 	}
+	if p, isString := any(&v).(*string); isString && s.store.jsonCodec {
+		if str, plain := plainJSONString(raw); plain {
+			*p = str
+			return v, true
+		}
+	}
 	if err := s.store.cfg.codec.Unmarshal(raw, &v); err != nil {
 		var zero T
 		return zero, false
@@ -135,10 +147,16 @@ func (s *Session) Set(key string, value any) {
 	if !s.writable("Set") {
 		return
 	}
+	if s.sets == nil {
+		s.sets = map[string]rawValue{}
+	}
 	s.sets[key] = raw // re-applied if a concurrent writer saves first
 	delete(s.deletes, key)
 	if old, ok := s.values[key]; ok && bytes.Equal(old, raw) {
 		return // unchanged: not worth a write of its own
+	}
+	if s.values == nil {
+		s.values = map[string]rawValue{}
 	}
 	s.values[key] = raw
 	s.dirty = true
@@ -167,6 +185,9 @@ func (s *Session) Delete(key string) {
 	}
 	delete(s.values, key)
 	delete(s.sets, key)
+	if s.deletes == nil {
+		s.deletes = map[string]struct{}{}
+	}
 	s.deletes[key] = struct{}{}
 	s.dirty = true
 }
@@ -201,7 +222,7 @@ func (s *Session) Clear() {
 	if len(s.values) == 0 && len(s.flashes) == 0 {
 		return
 	}
-	s.values = map[string]rawValue{}
+	s.values = nil
 	s.flashes = nil
 	s.stored = 0
 	s.cleared = true
@@ -305,10 +326,14 @@ func (s *Session) Destroy() {
 	if s.err != nil || !s.usable("Destroy") {
 		return
 	}
+	if s.state == nil {
+		s.state = new(state)
+	}
 	ids := []string{s.id}
 	switch {
 	case !s.loaded:
-		_, ids = s.cookieTokens() // no need to read what is to be deleted
+		c := s.cookieTokens() // no need to read what is to be deleted
+		ids = c.ids[:c.n]
 	case s.id == "":
 		ids = []string{s.unreadable}
 	}

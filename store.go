@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +19,11 @@ const cleanupBatch = 500
 // A Store keeps sessions in one table of a GORM database. It is safe for
 // concurrent use; create one per table at start-up and share it.
 type Store struct {
-	db  *gorm.DB
-	cfg config
+	db    *gorm.DB
+	cfg   config
+	stmts statements
+	// jsonCodec is whether cfg.codec is JSONCodec, whose fast paths apply.
+	jsonCodec bool
 	// nextCleanup is when, in Unix nanoseconds of cfg.now, a request may next
 	// start a background cleanup.
 	nextCleanup atomic.Int64
@@ -49,6 +51,10 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{db: db, cfg: cfg}
+	_, st.jsonCodec = cfg.codec.(JSONCodec)
+	if err := st.prepare(); err != nil {
+		return nil, err
+	}
 	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())
 	return st, nil
 }
@@ -116,63 +122,6 @@ func (st *Store) maybeCleanup() {
 
 func (st *Store) table(ctx context.Context) *gorm.DB {
 	return st.db.WithContext(ctx).Table(st.cfg.tableName)
-}
-
-// load reads the first live row of ids, in their order. found is false when
-// none is there or all have expired.
-func (st *Store) load(ctx context.Context, ids []string, now time.Time) (m Model, found bool, err error) {
-	if len(ids) == 1 {
-		res := st.table(ctx).Where("id = ? AND expires_at > ?", ids[0], now).Limit(1).Find(&m)
-		return m, res.RowsAffected == 1, res.Error
-	}
-	var ms []Model
-	if err := st.table(ctx).Where("id IN ? AND expires_at > ?", ids, now).Find(&ms).Error; err != nil {
-		return Model{}, false, err
-	}
-	for _, id := range ids {
-		if i := slices.IndexFunc(ms, func(m Model) bool { return m.ID == id }); i >= 0 {
-			return ms[i], true, nil
-		}
-	}
-	return Model{}, false, nil
-}
-
-func (st *Store) insert(ctx context.Context, m *Model) error {
-	return st.table(ctx).Create(m).Error
-}
-
-// update writes m over the live row with ID from, if that row is still at
-// version m.Version-1, moving the expiry only when move is set. It reports
-// false when another request got there first.
-func (st *Store) update(ctx context.Context, from string, m *Model, move bool, now time.Time) (bool, error) {
-	cols := map[string]any{
-		"id":         m.ID,
-		"data":       m.Data,
-		"user_id":    m.UserID,
-		"updated_at": m.UpdatedAt,
-		"version":    m.Version,
-	}
-	if move {
-		cols["expires_at"] = m.ExpiresAt
-	}
-	res := st.table(ctx).
-		Where("id = ? AND version = ? AND expires_at > ?", from, m.Version-1, now).
-		Updates(cols)
-	return res.RowsAffected == 1, res.Error
-}
-
-// touch moves a live row's expiry forward without changing its data or
-// version, so it never conflicts with a concurrent save. It reports whether
-// the row was there to move.
-func (st *Store) touch(ctx context.Context, id string, expires, now time.Time) (bool, error) {
-	res := st.table(ctx).
-		Where("id = ? AND expires_at > ? AND expires_at < ?", id, now, expires).
-		Update("expires_at", expires)
-	return res.RowsAffected == 1, res.Error
-}
-
-func (st *Store) delete(ctx context.Context, id string) error {
-	return st.table(ctx).Where("id = ?", id).Delete(&Model{}).Error
 }
 
 // expiry is when a session created at created and used at now dies: the

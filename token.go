@@ -31,8 +31,10 @@ func parseToken(v string) (id string, ok bool) {
 	if len(v) != tokenLen {
 		return "", false
 	}
+	var src [tokenLen]byte
+	copy(src[:], v)
 	var raw [tokenBytes]byte
-	n, err := tokenEncoding.Decode(raw[:], []byte(v))
+	n, err := tokenEncoding.Decode(raw[:], src[:])
 	if err != nil || n != tokenBytes {
 		return "", false
 	}
@@ -41,5 +43,7 @@ func parseToken(v string) (id string, ok bool) {
 
 func hashToken(raw []byte) string {
 	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:])
+	var id [idLen]byte
+	hex.Encode(id[:], sum[:])
+	return string(id[:])
 }

@@ -6,20 +6,33 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Counter records every statement that reaches a database driver through a
 // connector made by Count, BEGIN and COMMIT included.
 type Counter struct {
+	// Quiet makes the counter only count, keeping no statement text, for
+	// benchmarks that run millions of statements.
+	Quiet bool
+
+	total atomic.Int64
 	mu    sync.Mutex
 	stmts []string
 }
 
 func (c *Counter) add(q string) {
+	c.total.Add(1)
+	if c.Quiet {
+		return
+	}
 	c.mu.Lock()
 	c.stmts = append(c.stmts, q)
 	c.mu.Unlock()
 }
+
+// Total returns how many statements the counter has seen.
+func (c *Counter) Total() int64 { return c.total.Load() }
 
 // Take returns the statements recorded since the last Take and forgets them.
 func (c *Counter) Take() []string {

@@ -1,0 +1,199 @@
+package ginsession
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The statements of the request path run prepared on the *gorm.DB's own
+// connection pool, without GORM's statement builder: it costs more per
+// request than the queries themselves. Migration, cleanup and the rare
+// lookups stay with GORM.
+type statements struct {
+	load, insert, touch, delete *sql.Stmt
+	// updates holds one UPDATE for each set of optional columns (updateID,
+	// updateUser, updateExpiry), prepared on first use: leaving out a column
+	// that did not change spares the database an index update.
+	updates [8]lazyStmt
+	pool    *sql.DB
+	table   string
+	dialect string
+}
+
+type lazyStmt struct {
+	once sync.Once
+	stmt *sql.Stmt
+	err  error
+}
+
+// The optional columns of an UPDATE.
+const (
+	updateID = 1 << iota
+	updateUser
+	updateExpiry
+)
+
+// row is a session row as the request path reads it.
+type row struct {
+	id      string
+	data    []byte
+	userID  string
+	expires time.Time
+	created time.Time
+	version int64
+}
+
+func (st *Store) prepare() error {
+	pool, err := st.db.DB()
+	if err != nil {
+		return fmt.Errorf("ginsession: the *gorm.DB has no database/sql pool to prepare statements on: %w", err)
+	}
+	var b strings.Builder
+	st.db.Dialector.QuoteTo(&b, st.cfg.tableName)
+	table := b.String()
+	st.stmts.pool, st.stmts.table, st.stmts.dialect = pool, table, st.db.Dialector.Name()
+	queries := []struct {
+		dst *(*sql.Stmt)
+		sql string
+	}{
+		{&st.stmts.load, "SELECT data, user_id, expires_at, created_at, version FROM " + table + " WHERE id = ? AND expires_at > ?"},
+		{&st.stmts.insert, "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+		{&st.stmts.touch, "UPDATE " + table + " SET expires_at = ? WHERE id = ? AND expires_at > ? AND expires_at < ?"},
+		{&st.stmts.delete, "DELETE FROM " + table + " WHERE id = ?"},
+	}
+	for _, q := range queries {
+		if *q.dst, err = pool.Prepare(bindVars(st.db.Dialector.Name(), q.sql)); err != nil {
+			return fmt.Errorf("ginsession: prepare %q: %w", q.sql, err)
+		}
+	}
+	return nil
+}
+
+// bindVars rewrites ? placeholders as the dialect wants them.
+func bindVars(dialect, query string) string {
+	if dialect != "postgres" {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// load reads the live row id. found is false when there is none or it has
+// expired.
+func (st *Store) load(ctx context.Context, id string, now time.Time) (r row, found bool, err error) {
+	rows, err := st.stmts.load.QueryContext(ctx, id, now)
+	if err != nil {
+		return row{}, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return row{}, false, rows.Err()
+	}
+	r.id = id
+	if err := rows.Scan(&r.data, &r.userID, &r.expires, &r.created, &r.version); err != nil {
+		return row{}, false, err
+	}
+	return r, true, rows.Close()
+}
+
+// loadAny looks up several IDs in one query, for a request that brought
+// several cookies of the session's name, and returns the first live one in
+// the order of ids.
+func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time) (row, bool, error) {
+	var ms []Model
+	if err := st.table(ctx).Where("id IN ? AND expires_at > ?", ids, now).Find(&ms).Error; err != nil {
+		return row{}, false, err
+	}
+	for _, id := range ids {
+		if i := slices.IndexFunc(ms, func(m Model) bool { return m.ID == id }); i >= 0 {
+			m := ms[i]
+			return row{id: m.ID, data: []byte(m.Data), userID: m.UserID, expires: m.ExpiresAt, created: m.CreatedAt, version: m.Version}, true, nil
+		}
+	}
+	return row{}, false, nil
+}
+
+func (st *Store) insert(ctx context.Context, m *Model) error {
+	_, err := st.stmts.insert.ExecContext(ctx, m.ID, m.Data, m.UserID, m.ExpiresAt, m.CreatedAt, m.UpdatedAt, m.Version)
+	return err
+}
+
+// update writes m over the live row with ID from, if that row is still at
+// version m.Version-1. Of the ID, the user and the expiry it writes only
+// those that cols names. It reports false when another request got there
+// first.
+func (st *Store) update(ctx context.Context, from string, m *Model, cols int, now time.Time) (bool, error) {
+	stmt, err := st.stmts.updateStmt(cols)
+	if err != nil {
+		return false, err
+	}
+	args := make([]any, 0, 9)
+	args = append(args, m.Data, m.UpdatedAt, m.Version)
+	if cols&updateID != 0 {
+		args = append(args, m.ID)
+	}
+	if cols&updateUser != 0 {
+		args = append(args, m.UserID)
+	}
+	if cols&updateExpiry != 0 {
+		args = append(args, m.ExpiresAt)
+	}
+	args = append(args, from, m.Version-1, now)
+	return oneRow(stmt.ExecContext(ctx, args...))
+}
+
+func (s *statements) updateStmt(cols int) (*sql.Stmt, error) {
+	l := &s.updates[cols]
+	l.once.Do(func() {
+		q := "UPDATE " + s.table + " SET data = ?, updated_at = ?, version = ?"
+		if cols&updateID != 0 {
+			q += ", id = ?"
+		}
+		if cols&updateUser != 0 {
+			q += ", user_id = ?"
+		}
+		if cols&updateExpiry != 0 {
+			q += ", expires_at = ?"
+		}
+		q += " WHERE id = ? AND version = ? AND expires_at > ?"
+		if l.stmt, l.err = s.pool.Prepare(bindVars(s.dialect, q)); l.err != nil {
+			l.err = fmt.Errorf("ginsession: prepare %q: %w", q, l.err)
+		}
+	})
+	return l.stmt, l.err
+}
+
+// touch moves a live row's expiry forward without changing its data or
+// version, so it never conflicts with a concurrent save. It reports whether
+// the row was there to move.
+func (st *Store) touch(ctx context.Context, id string, expires, now time.Time) (bool, error) {
+	return oneRow(st.stmts.touch.ExecContext(ctx, expires, id, now, expires))
+}
+
+func (st *Store) delete(ctx context.Context, id string) error {
+	_, err := st.stmts.delete.ExecContext(ctx, id)
+	return err
+}
+
+func oneRow(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
