@@ -22,20 +22,25 @@ type gate struct {
 
 func newGate() *gate { return &gate{loaded: make(chan struct{}), proceed: make(chan struct{})} }
 
-// slowRoutes adds /slow-set, which reads the session, waits for the test,
-// then sets k=v from its query.
+// slowRoutes adds /slow-set to basicRoutes.
 func slowRoutes(g *gate) func(r *gin.Engine) {
 	return func(r *gin.Engine) {
 		basicRoutes(r)
-		r.GET("/slow-set", func(c *gin.Context) {
-			s := Default(c)
-			_ = s.Keys()
-			g.loaded <- struct{}{}
-			<-g.proceed
-			s.Set(c.Query("k"), c.Query("v"))
-			c.String(http.StatusOK, "slow done")
-		})
+		slowSet(r, g)
 	}
+}
+
+// slowSet adds /slow-set, which reads the session, waits for the test, then
+// sets k=v from its query.
+func slowSet(r *gin.Engine, g *gate) {
+	r.GET("/slow-set", func(c *gin.Context) {
+		s := Default(c)
+		_ = s.Keys()
+		g.loaded <- struct{}{}
+		<-g.proceed
+		s.Set(c.Query("k"), c.Query("v"))
+		c.String(http.StatusOK, "slow done")
+	})
 }
 
 // startSlow sends the slow request in the background; wait returns its

@@ -27,6 +27,13 @@ type Model struct {
 	ExpiresAt time.Time `gorm:"not null;index"`
 	CreatedAt time.Time `gorm:"not null"`
 	UpdatedAt time.Time `gorm:"not null"`
+	// LastSeenAt is when the session was last used, to within
+	// WithLastSeenInterval.
+	LastSeenAt time.Time `gorm:"not null"`
+	// UserAgent and ClientIP are the browser and address last seen using
+	// the session; empty unless WithRecordUserAgent or WithRecordClientIP.
+	UserAgent string `gorm:"size:512;not null"`
+	ClientIP  string `gorm:"size:64;not null"`
 	// Version grows by one on every save; a save only applies on top of the
 	// version it read, which is how concurrent writers are detected.
 	Version int64 `gorm:"not null"`
@@ -46,9 +53,12 @@ type mysqlModel struct {
 	Data      string    `gorm:"type:longtext;not null"`
 	UserID    string    `gorm:"type:varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;not null;index"`
 	ExpiresAt time.Time `gorm:"not null;index;precision:6"`
-	CreatedAt time.Time `gorm:"not null;precision:6"`
-	UpdatedAt time.Time `gorm:"not null;precision:6"`
-	Version   int64     `gorm:"not null"`
+	CreatedAt  time.Time `gorm:"not null;precision:6"`
+	UpdatedAt  time.Time `gorm:"not null;precision:6"`
+	LastSeenAt time.Time `gorm:"not null;precision:6"`
+	UserAgent  string    `gorm:"size:512;not null"`
+	ClientIP   string    `gorm:"size:64;not null"`
+	Version    int64     `gorm:"not null"`
 }
 
 // migrate creates or updates the session table. Instances that start at the

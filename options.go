@@ -43,6 +43,9 @@ type config struct {
 	maxSize         int
 	cleanupInterval time.Duration
 	now             func() time.Time
+	userAgent       bool
+	clientIP        bool
+	lastSeen        time.Duration // 0: as often as the expiry moves
 }
 
 func defaultConfig() config {
@@ -91,6 +94,9 @@ func (c *config) validate() error {
 	}
 	if c.partitioned && c.secure != nil && !*c.secure {
 		errs = append(errs, errors.New("a partitioned cookie must be Secure: drop WithSecure(false)"))
+	}
+	if c.lastSeen < 0 {
+		errs = append(errs, errors.New("last-seen interval must not be negative"))
 	}
 	if c.now == nil {
 		errs = append(errs, errors.New("clock must not be nil"))
@@ -181,6 +187,22 @@ func WithMaxSize(n int) Option { return func(c *config) { c.maxSize = n } }
 func WithCleanupInterval(d time.Duration) Option {
 	return func(c *config) { c.cleanupInterval = d }
 }
+
+// WithRecordUserAgent stores each session's User-Agent header (cut to 512
+// bytes), for a page that lists a user's devices. Default false: it is
+// personal data.
+func WithRecordUserAgent(record bool) Option { return func(c *config) { c.userAgent = record } }
+
+// WithRecordClientIP stores each session's client address, as Gin's
+// c.ClientIP gives it (so it honours the engine's trusted proxies). Default
+// false: it is personal data. It is refreshed with the last-seen time.
+func WithRecordClientIP(record bool) Option { return func(c *config) { c.clientIP = record } }
+
+// WithLastSeenInterval sets how stale a session's last-seen time may grow
+// before a read-only request writes it. Default 0: it moves only with the
+// expiry (every tenth of the idle window) and with every save, so reads cost
+// no extra write. A "your devices" page wants a few minutes.
+func WithLastSeenInterval(d time.Duration) Option { return func(c *config) { c.lastSeen = d } }
 
 // WithClock sets the store's clock. Default time.Now. Tests use it to move
 // time forward; every expiry the store writes or compares comes from it.

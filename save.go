@@ -52,7 +52,7 @@ func (s *Session) fail(err error) {
 // reset forgets everything about the session but what must still be done
 // for earlier IDs.
 func (s *Session) reset() {
-	s.exists, s.id, s.token, s.version, s.userID, s.touch = false, "", "", 0, "", false
+	s.exists, s.id, s.token, s.version, s.userID, s.touch, s.seen = false, "", "", 0, "", false, false
 	s.created, s.expires = time.Time{}, time.Time{}
 	s.values = nil
 	s.flashes, s.stored = nil, 0
@@ -151,6 +151,32 @@ func (s *Session) adopt(m row, rec record, now time.Time) {
 	s.values = rec.Values
 	s.flashes, s.stored = rec.Flashes, len(rec.Flashes)
 	s.touch = s.store.expiry(s.created, now).Sub(s.expires) > s.store.refreshAfter()
+	s.seen = s.store.cfg.lastSeen > 0 && now.Sub(m.lastSeen) > s.store.cfg.lastSeen
+}
+
+// clientInfo returns what the store records of the request's browser.
+func (s *Session) clientInfo() clientInfo {
+	var c clientInfo
+	if s.store.cfg.userAgent {
+		c.userAgent = truncate(s.req.UserAgent(), 512)
+	}
+	if s.store.cfg.clientIP {
+		c.ip = truncate(s.c.ClientIP(), 64)
+	}
+	return c
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, keeping it valid
+// UTF-8 for the database.
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // rebase re-applies this request's changes on top of m, the row as a
@@ -203,7 +229,7 @@ func (s *Session) commit(open bool) error {
 	if s.err != nil {
 		return s.err
 	}
-	if !s.loaded || len(s.destroyed) == 0 && !s.dirty && !(s.touch && open) {
+	if !s.loaded || len(s.destroyed) == 0 && !s.dirty && !(s.touch && open) && !s.seen {
 		return nil // nothing to write
 	}
 	st := s.store
@@ -241,16 +267,22 @@ func (s *Session) commit(open bool) error {
 		return notRenewed
 	case s.touch && open:
 		expires := st.expiry(s.created, now)
-		moved, err := st.touch(ctx, s.id, expires, now)
+		moved, err := st.moveExpiry(ctx, s.id, expires, now, s.clientInfo())
 		if err != nil {
 			s.fail(fmt.Errorf("%w: extend expiry: %w", ErrSave, err))
 			return s.err
 		}
-		s.touch = false
+		s.touch, s.seen = false, false
 		if moved { // else renewed or destroyed meanwhile: the cookie must not come back
 			s.expires = expires
 			s.cookie = cookieSet
 		}
+	case s.seen && s.exists:
+		if err := st.see(ctx, s.id, now, now.Add(-st.cfg.lastSeen), s.clientInfo()); err != nil {
+			s.fail(fmt.Errorf("%w: record last use: %w", ErrSave, err))
+			return s.err
+		}
+		s.seen = false
 	}
 	return nil
 }
@@ -276,7 +308,9 @@ func (s *Session) insert(ctx context.Context, now time.Time) error {
 		return s.err
 	}
 	token, id := newToken()
-	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, Version: 1}
+	c := s.clientInfo()
+	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, LastSeenAt: now,
+		UserAgent: c.userAgent, ClientIP: c.ip, Version: 1}
 	m.ExpiresAt = s.store.expiry(now, now)
 	if err := s.store.insert(ctx, &m); err != nil {
 		s.fail(fmt.Errorf("%w: %w", ErrSave, err))
@@ -302,13 +336,15 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 	// at most once; the row's version still guards against other processes.
 	unlock := st.locks.lock(s.id)
 	defer unlock()
+	c := s.clientInfo()
 	for attempt := 1; ; attempt++ {
 		data, err := s.encodeRecord()
 		if err != nil {
 			s.fail(err)
 			return s.err
 		}
-		m := Model{ID: id, Data: data, UserID: s.userID, ExpiresAt: s.expires, UpdatedAt: now, Version: s.version + 1}
+		m := Model{ID: id, Data: data, UserID: s.userID, ExpiresAt: s.expires, UpdatedAt: now, LastSeenAt: now,
+			UserAgent: c.userAgent, ClientIP: c.ip, Version: s.version + 1}
 		// The expiry moves only with a cookie that says so; otherwise the
 		// UPDATE leaves the column alone, so as not to undo another
 		// request's move.
@@ -334,6 +370,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 		if ok {
 			s.id, s.token, s.version, s.expires = id, token, m.Version, m.ExpiresAt
 			s.stored = len(s.flashes)
+			s.seen = false
 			if renew || move {
 				s.cookie = cookieSet
 				s.touch = false

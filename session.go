@@ -47,6 +47,7 @@ type state struct {
 	version int64
 	created time.Time
 	expires time.Time // the row's expiry, as the cookie knows it
+	seen    bool      // the last-seen time is stale enough to write
 	userID  string
 	values  map[string]rawValue
 	flashes []rawValue

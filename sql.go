@@ -16,7 +16,7 @@ import (
 // request than the queries themselves. Migration, cleanup and the rare
 // lookups stay with GORM.
 type statements struct {
-	load, insert, touch, delete *sql.Stmt
+	load, insert, moveExpiry, see, delete *sql.Stmt
 	// updates holds one UPDATE for each set of optional columns (updateID,
 	// updateUser, updateExpiry), prepared on first use: leaving out a column
 	// that did not change spares the database an index update.
@@ -24,6 +24,23 @@ type statements struct {
 	pool    *sql.DB
 	table   string
 	dialect string
+	client  bool // the store records user agents or addresses
+}
+
+// clientSet is the SET clause's part for the client columns, if recorded.
+func (s *statements) clientSet() string {
+	if !s.client {
+		return ""
+	}
+	return ", user_agent = ?, client_ip = ?"
+}
+
+// withClient appends the client's values to args, if recorded.
+func (s *statements) withClient(args []any, c clientInfo) []any {
+	if !s.client {
+		return args
+	}
+	return append(args, c.userAgent, c.ip)
 }
 
 type lazyStmt struct {
@@ -41,13 +58,17 @@ const (
 
 // row is a session row as the request path reads it.
 type row struct {
-	id      string
-	data    []byte
-	userID  string
-	expires time.Time
-	created time.Time
-	version int64
+	id       string
+	data     []byte
+	userID   string
+	expires  time.Time
+	created  time.Time
+	lastSeen time.Time
+	version  int64
 }
+
+// client is what a save records of the browser, when the store records it.
+type clientInfo struct{ userAgent, ip string }
 
 func (st *Store) prepare() error {
 	pool, err := st.db.DB()
@@ -58,13 +79,16 @@ func (st *Store) prepare() error {
 	st.db.Dialector.QuoteTo(&b, st.cfg.tableName)
 	table := b.String()
 	st.stmts.pool, st.stmts.table, st.stmts.dialect = pool, table, st.db.Dialector.Name()
+	st.stmts.client = st.cfg.userAgent || st.cfg.clientIP
+	seen := "last_seen_at = ?" + st.stmts.clientSet()
 	queries := []struct {
 		dst *(*sql.Stmt)
 		sql string
 	}{
-		{&st.stmts.load, "SELECT data, user_id, expires_at, created_at, version FROM " + table + " WHERE id = ? AND expires_at > ?"},
-		{&st.stmts.insert, "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?)"},
-		{&st.stmts.touch, "UPDATE " + table + " SET expires_at = ? WHERE id = ? AND expires_at > ? AND expires_at < ?"},
+		{&st.stmts.load, "SELECT data, user_id, expires_at, created_at, last_seen_at, version FROM " + table + " WHERE id = ? AND expires_at > ?"},
+		{&st.stmts.insert, "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&st.stmts.moveExpiry, "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND expires_at > ? AND expires_at < ?"},
+		{&st.stmts.see, "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND last_seen_at < ?"},
 		{&st.stmts.delete, "DELETE FROM " + table + " WHERE id = ?"},
 	}
 	for _, q := range queries {
@@ -105,7 +129,7 @@ func (st *Store) load(ctx context.Context, id string, now time.Time) (r row, fou
 		return row{}, false, rows.Err()
 	}
 	r.id = id
-	if err := rows.Scan(&r.data, &r.userID, &r.expires, &r.created, &r.version); err != nil {
+	if err := rows.Scan(&r.data, &r.userID, &r.expires, &r.created, &r.lastSeen, &r.version); err != nil {
 		return row{}, false, err
 	}
 	return r, true, rows.Close()
@@ -122,14 +146,16 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time) (row,
 	for _, id := range ids {
 		if i := slices.IndexFunc(ms, func(m Model) bool { return m.ID == id }); i >= 0 {
 			m := ms[i]
-			return row{id: m.ID, data: []byte(m.Data), userID: m.UserID, expires: m.ExpiresAt, created: m.CreatedAt, version: m.Version}, true, nil
+			return row{id: m.ID, data: []byte(m.Data), userID: m.UserID, expires: m.ExpiresAt,
+				created: m.CreatedAt, lastSeen: m.LastSeenAt, version: m.Version}, true, nil
 		}
 	}
 	return row{}, false, nil
 }
 
 func (st *Store) insert(ctx context.Context, m *Model) error {
-	_, err := st.stmts.insert.ExecContext(ctx, m.ID, m.Data, m.UserID, m.ExpiresAt, m.CreatedAt, m.UpdatedAt, m.Version)
+	_, err := st.stmts.insert.ExecContext(ctx, m.ID, m.Data, m.UserID, m.ExpiresAt, m.CreatedAt, m.UpdatedAt,
+		m.LastSeenAt, m.UserAgent, m.ClientIP, m.Version)
 	return err
 }
 
@@ -142,8 +168,9 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 	if err != nil {
 		return false, err
 	}
-	args := make([]any, 0, 9)
-	args = append(args, m.Data, m.UpdatedAt, m.Version)
+	args := make([]any, 0, 12)
+	args = append(args, m.Data, m.UpdatedAt, m.Version, m.LastSeenAt)
+	args = st.stmts.withClient(args, clientInfo{m.UserAgent, m.ClientIP})
 	if cols&updateID != 0 {
 		args = append(args, m.ID)
 	}
@@ -160,7 +187,7 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 func (s *statements) updateStmt(cols int) (*sql.Stmt, error) {
 	l := &s.updates[cols]
 	l.once.Do(func() {
-		q := "UPDATE " + s.table + " SET data = ?, updated_at = ?, version = ?"
+		q := "UPDATE " + s.table + " SET data = ?, updated_at = ?, version = ?, last_seen_at = ?" + s.clientSet()
 		if cols&updateID != 0 {
 			q += ", id = ?"
 		}
@@ -178,11 +205,20 @@ func (s *statements) updateStmt(cols int) (*sql.Stmt, error) {
 	return l.stmt, l.err
 }
 
-// touch moves a live row's expiry forward without changing its data or
-// version, so it never conflicts with a concurrent save. It reports whether
-// the row was there to move.
-func (st *Store) touch(ctx context.Context, id string, expires, now time.Time) (bool, error) {
-	return oneRow(st.stmts.touch.ExecContext(ctx, expires, id, now, expires))
+// moveExpiry moves a live row's expiry forward, and its last-seen time
+// with it, without changing its data or version, so it never conflicts with
+// a concurrent save. It reports whether the row was there to move.
+func (st *Store) moveExpiry(ctx context.Context, id string, expires, now time.Time, c clientInfo) (bool, error) {
+	args := st.stmts.withClient([]any{expires, now}, c)
+	return oneRow(st.stmts.moveExpiry.ExecContext(ctx, append(args, id, now, expires)...))
+}
+
+// see moves a live row's last-seen time to now, unless another request
+// moved it past staleBefore meanwhile.
+func (st *Store) see(ctx context.Context, id string, now, staleBefore time.Time, c clientInfo) error {
+	args := st.stmts.withClient([]any{now}, c)
+	_, err := st.stmts.see.ExecContext(ctx, append(args, id, now, staleBefore)...)
+	return err
 }
 
 func (st *Store) delete(ctx context.Context, id string) error {

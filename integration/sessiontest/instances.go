@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -61,6 +62,22 @@ func RunInstances(t *testing.T, open Opener) {
 		replay.setCookie(a, token)
 		assert.Equal(t, http.StatusNotFound, replay.get(a, "/get?k=user").StatusCode, "a sees the logout at once")
 		assert.Empty(t, a.rows())
+	})
+
+	t.Run("RevocationOnOneIsSeenByTheOther", func(t *testing.T) {
+		a, b := pair(t, newGate())
+		cl := newClient(t)
+		cl.get(a, "/set?user=alice")
+		other := newClient(t)
+		other.setCookie(b, cl.cookie(a))
+		require.Equal(t, "alice", other.get(b, "/get?k=user").body)
+		n, err := b.store.DestroyUser(context.Background(), "")
+		require.NoError(t, err)
+		require.Zero(t, n)
+		rows := a.rows()
+		require.Len(t, rows, 1)
+		require.NoError(t, b.store.DestroySession(context.Background(), rows[0].ID))
+		assert.Equal(t, http.StatusNotFound, cl.get(a, "/get?k=user").StatusCode, "dead on the other instance at once")
 	})
 
 	t.Run("RenewOnOneKillsOldIDOnTheOther", func(t *testing.T) {

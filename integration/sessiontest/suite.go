@@ -39,6 +39,8 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"LogoutRace", testLogoutRace},
 		{"DefaultTableName", testDefaultTableName},
+		{"UserSessions", testUserSessions},
+		{"Revocation", testRevocation},
 		{"MigrationIsIdempotent", testMigrationIdempotent},
 		{"ConcurrentMigration", func(t *testing.T, _ DB) { testConcurrentMigration(t, open) }},
 	}
@@ -374,4 +376,86 @@ func testMigrationIdempotent(t *testing.T, db DB) {
 		kind := Kinds([]string{stmt})[0]
 		assert.NotContains(t, []string{"ALTER", "CREATE", "DROP"}, kind, stmt)
 	}
+}
+
+// userRoutes adds what a "your devices" page needs to routes.
+func userRoutes(a **app) func(r *gin.Engine) {
+	return func(r *gin.Engine) {
+		routes(r)
+		r.GET("/login", func(c *gin.Context) {
+			ginsession.Default(c).Login(c.Query("u"))
+			c.String(http.StatusOK, "hello")
+		})
+		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, ginsession.Default(c).UserID()) })
+		r.GET("/handle", func(c *gin.Context) { c.String(http.StatusOK, ginsession.Default(c).Handle()) })
+		r.GET("/signout-others", func(c *gin.Context) {
+			n, err := ginsession.Default(c).DestroyOthers()
+			if err != nil {
+				c.String(http.StatusBadRequest, err.Error())
+				return
+			}
+			c.String(http.StatusOK, "%d", n)
+		})
+	}
+}
+
+func testUserSessions(t *testing.T, db DB) {
+	clock := NewClock()
+	var a *app
+	a = newApp(t, db, freshTable(t, db), clock, userRoutes(&a),
+		ginsession.WithRecordUserAgent(true), ginsession.WithRecordClientIP(true), ginsession.WithLastSeenInterval(time.Minute))
+	var browsers []*client
+	for range 3 {
+		cl := newClient(t)
+		cl.get(a, "/login?u=alice")
+		browsers = append(browsers, cl)
+		clock.Advance(time.Second)
+	}
+	newClient(t).get(a, "/login?u=Alice") // another user: IDs compare exactly
+	newClient(t).get(a, "/set?anonymous=1")
+
+	infos, err := a.store.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 3)
+	for i, info := range infos {
+		assert.Equal(t, "alice", info.UserID)
+		assert.Equal(t, "127.0.0.1", info.ClientIP)
+		assert.Equal(t, "Go-http-client/1.1", info.UserAgent)
+		if i > 0 {
+			assert.True(t, infos[i-1].CreatedAt.After(info.CreatedAt), "newest first")
+		}
+	}
+	assert.Equal(t, infos[0].Handle, browsers[2].get(a, "/handle").body)
+
+	clock.Advance(2 * time.Minute)
+	assert.Equal(t, []string{"SELECT", "UPDATE"}, Kinds(browsers[2].get(a, "/whoami").stmts))
+	infos, err = a.store.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.WithinDuration(t, clock.Now(), infos[0].LastSeen, time.Millisecond, "a stale last-seen time is written by a read")
+}
+
+func testRevocation(t *testing.T, db DB) {
+	var a *app
+	a = newApp(t, db, freshTable(t, db), nil, userRoutes(&a))
+	var alice []*client
+	for range 4 {
+		cl := newClient(t)
+		cl.get(a, "/login?u=alice")
+		alice = append(alice, cl)
+	}
+	bob := newClient(t)
+	bob.get(a, "/login?u=bob")
+
+	require.NoError(t, a.store.DestroySession(context.Background(), alice[3].get(a, "/handle").body))
+	assert.Empty(t, alice[3].get(a, "/whoami").body, "a destroyed session is dead on its next request")
+
+	assert.Equal(t, "2", alice[0].get(a, "/signout-others").body)
+	assert.Equal(t, "alice", alice[0].get(a, "/whoami").body)
+	assert.Empty(t, alice[1].get(a, "/whoami").body)
+
+	n, err := a.store.DestroyUser(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	assert.Empty(t, alice[0].get(a, "/whoami").body)
+	assert.Equal(t, "bob", bob.get(a, "/whoami").body)
 }

@@ -1,0 +1,128 @@
+package ginsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MaxUserSessions bounds how many sessions UserSessions returns.
+const MaxUserSessions = 1000
+
+// ErrNoUser means an operation that needs the session's user found none:
+// call SetUserID or Login first.
+var ErrNoUser = errors.New("ginsession: session is not bound to a user")
+
+// SessionInfo describes one of a user's sessions, for a page that lists
+// where the user is signed in.
+type SessionInfo struct {
+	// Handle identifies the session to the application: pass it to
+	// Store.DestroySession, compare it with Session.Handle. It is the hash
+	// the table keeps, so it cannot be used as a cookie; it is still not for
+	// other users' eyes, since it names a session to destroy.
+	Handle    string
+	UserID    string
+	CreatedAt time.Time
+	// LastSeen is when the session was last used, to within
+	// WithLastSeenInterval.
+	LastSeen  time.Time
+	ExpiresAt time.Time
+	// UserAgent and ClientIP are empty unless the store records them.
+	UserAgent string
+	ClientIP  string
+}
+
+// UserSessions returns the live sessions bound to userID, newest first, at
+// most MaxUserSessions.
+func (st *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	if userID == "" {
+		return nil, nil
+	}
+	var ms []Model
+	err := st.table(ctx).
+		Select("id", "user_id", "created_at", "last_seen_at", "expires_at", "user_agent", "client_ip").
+		Where("user_id = ? AND user_id <> '' AND expires_at > ?", userID, st.cfg.now().UTC()).
+		Order("created_at DESC").Limit(MaxUserSessions).Find(&ms).Error
+	if err != nil {
+		return nil, fmt.Errorf("ginsession: list sessions of user: %w", err)
+	}
+	infos := make([]SessionInfo, len(ms))
+	for i, m := range ms {
+		infos[i] = SessionInfo{Handle: m.ID, UserID: m.UserID, CreatedAt: m.CreatedAt, LastSeen: m.LastSeenAt,
+			ExpiresAt: m.ExpiresAt, UserAgent: m.UserAgent, ClientIP: m.ClientIP}
+	}
+	return infos, nil
+}
+
+// DestroySession deletes the session a handle names; its next request finds
+// no session, on every instance. Destroying a session that is gone is not an
+// error. The handle must come from UserSessions of the user who asks: check
+// that before calling, or any handle a user sends would sign someone out.
+func (st *Store) DestroySession(ctx context.Context, handle string) error {
+	if len(handle) != idLen {
+		return fmt.Errorf("ginsession: %q is not a session handle", handle)
+	}
+	if err := st.delete(ctx, handle); err != nil {
+		return fmt.Errorf("ginsession: destroy session: %w", err)
+	}
+	return nil
+}
+
+// DestroyUser deletes every session bound to userID (after a password
+// change, a stolen laptop, a ban) and returns how many there were. A request
+// still in flight on one of them gets ErrSessionInterrupted if it saves.
+func (st *Store) DestroyUser(ctx context.Context, userID string) (int64, error) {
+	if userID == "" {
+		return 0, nil
+	}
+	res := st.table(ctx).Where("user_id = ? AND user_id <> ''", userID).Delete(&Model{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("ginsession: destroy sessions of user: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// Login binds the session to userID under a new ID: RenewID and SetUserID
+// in one call, the thing to do when a user signs in.
+func (s *Session) Login(userID string) {
+	s.RenewID()
+	s.SetUserID(userID)
+}
+
+// Handle returns the handle of this session as SessionInfo knows it, or ""
+// when it has not been saved yet (a new session gets one when it is saved,
+// a renewed one a new one).
+func (s *Session) Handle() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	if s.state == nil || !s.exists {
+		return ""
+	}
+	return s.id
+}
+
+// DestroyOthers signs the session's user out everywhere else: it deletes
+// every other session bound to the same user, at once, and returns how many
+// there were. It fails with ErrNoUser when the session has no user.
+func (s *Session) DestroyOthers() (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.writable("DestroyOthers") {
+		if s.err != nil {
+			return 0, s.err
+		}
+		return 0, errEnded
+	}
+	if s.userID == "" {
+		return 0, ErrNoUser
+	}
+	ctx, cancel := s.writeContext()
+	defer cancel()
+	res := s.store.table(ctx).Where("user_id = ? AND user_id <> '' AND id <> ?", s.userID, s.id).Delete(&Model{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("ginsession: destroy the user's other sessions: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -1,0 +1,250 @@
+package ginsession
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// deviceRoutes are the routes of a "your devices" page.
+func deviceRoutes(a **app) func(r *gin.Engine) {
+	return func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/login", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.Query("u"))
+			s.Set("name", c.Query("u"))
+			c.String(http.StatusOK, "hello %s", c.Query("u"))
+		})
+		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+		r.GET("/devices", func(c *gin.Context) {
+			s := Default(c)
+			infos, err := (*a).store.UserSessions(c, s.UserID())
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			type device struct {
+				SessionInfo
+				Current bool
+			}
+			out := []device{}
+			for _, info := range infos {
+				out = append(out, device{info, info.Handle == s.Handle()})
+			}
+			c.JSON(http.StatusOK, out)
+		})
+		r.GET("/signout-others", func(c *gin.Context) {
+			n, err := Default(c).DestroyOthers()
+			if err != nil {
+				c.String(http.StatusBadRequest, err.Error())
+				return
+			}
+			c.String(http.StatusOK, "%d", n)
+		})
+	}
+}
+
+type device struct {
+	SessionInfo
+	Current bool
+}
+
+func (c *client) devices() []device {
+	c.t.Helper()
+	resp := c.get("/devices")
+	require.Equal(c.t, http.StatusOK, resp.StatusCode, resp.body)
+	var out []device
+	require.NoError(c.t, json.Unmarshal([]byte(resp.body), &out))
+	return out
+}
+
+func TestLoginRenewsIDAndBindsUser(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a))
+	cl := a.client()
+	cl.get("/set?cart=tea")
+	before := cl.cookie()
+	resp := cl.get("/login?u=alice")
+	assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts))
+	assert.NotEqual(t, before, cl.cookie())
+	assert.Equal(t, "alice", cl.get("/whoami").body)
+	assert.Equal(t, "tea", cl.get("/get?k=cart").body, "the data stays")
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	assert.Equal(t, "alice", rows[0].UserID)
+
+	fresh := a.client()
+	assert.Equal(t, []string{"INSERT"}, kinds(fresh.get("/login?u=bob").stmts), "a first login is one INSERT")
+}
+
+func TestUserSessionsListsTheUsersLiveSessionsNewestFirst(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a), WithIdleTimeout(time.Hour))
+	browsers := make([]*client, 3)
+	for i := range browsers {
+		browsers[i] = a.client()
+		browsers[i].get("/login?u=alice")
+		a.clock.Advance(time.Minute)
+	}
+	a.client().get("/login?u=bob")
+	a.client().get("/set?anonymous=1")
+	stale := a.client()
+	stale.get("/login?u=alice")
+	require.NoError(t, a.db.Exec(`UPDATE gin_sessions SET expires_at = ? WHERE id = ?`,
+		a.clock.Now().Add(-time.Second).UTC(), a.rows()[len(a.rows())-1].ID).Error)
+
+	list := browsers[1].devices()
+	require.Len(t, list, 3, "alice's live sessions only")
+	for i, d := range list {
+		assert.Equal(t, "alice", d.UserID)
+		assert.Len(t, d.Handle, 64)
+		assert.Equal(t, i == 1, d.Current, "entry %d", i)
+		if i > 0 {
+			assert.True(t, list[i-1].CreatedAt.After(d.CreatedAt), "newest first")
+		}
+		assert.Empty(t, d.UserAgent, "not recorded unless asked")
+		assert.Empty(t, d.ClientIP)
+	}
+	for _, d := range list {
+		assert.NotEqual(t, browsers[0].cookie(), d.Handle, "a handle is not a cookie")
+	}
+	infos, err := a.store.UserSessions(t.Context(), "")
+	require.NoError(t, err)
+	assert.Empty(t, infos, "no user, no sessions")
+}
+
+func TestUserAgentAndClientIPAreRecordedOnlyWhenAsked(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a), WithRecordUserAgent(true), WithRecordClientIP(true))
+	cl := a.client()
+	req, err := http.NewRequest(http.MethodGet, a.srv.URL+"/login?u=alice", nil)
+	require.NoError(t, err)
+	req.Header.Set("User-Agent", "TestBrowser/1.0 "+strings.Repeat("é", 400))
+	resp, err := cl.hc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	list := cl.devices()
+	require.Len(t, list, 1)
+	assert.Equal(t, "127.0.0.1", list[0].ClientIP)
+	assert.LessOrEqual(t, len(list[0].UserAgent), 512, "cut to fit its column")
+	assert.True(t, utf8.ValidString(list[0].UserAgent), "cut on a character boundary")
+	assert.True(t, strings.HasPrefix(list[0].UserAgent, "TestBrowser/1.0 éé"))
+	assert.True(t, list[0].Current)
+}
+
+func TestLastSeenStaysCurrentWithoutAWritePerRequest(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a), WithLastSeenInterval(10*time.Minute))
+	cl := a.client()
+	cl.get("/login?u=alice")
+	created := a.rows()[0].LastSeenAt
+
+	a.clock.Advance(5 * time.Minute)
+	assert.Equal(t, []string{"SELECT"}, kinds(cl.get("/whoami").stmts), "fresh enough: no write")
+	a.clock.Advance(6 * time.Minute)
+	resp := cl.get("/whoami")
+	assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts), "stale: one write")
+	assert.Nil(t, resp.sessionCookie(), "the last-seen time needs no cookie")
+	row := a.rows()[0]
+	assert.Equal(t, 11*time.Minute, row.LastSeenAt.Sub(created))
+	assert.EqualValues(t, 1, row.Version, "data untouched")
+	assert.Equal(t, []string{"SELECT"}, kinds(cl.get("/whoami").stmts))
+
+	a.clock.Advance(time.Minute)
+	cl.get("/set?k=v")
+	assert.Equal(t, 12*time.Minute, a.rows()[0].LastSeenAt.Sub(created), "every save records it")
+}
+
+func TestLastSeenByDefaultMovesOnlyWithTheExpiry(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a), WithIdleTimeout(10*time.Hour))
+	cl := a.client()
+	cl.get("/login?u=alice")
+	created := a.rows()[0].LastSeenAt
+	a.clock.Advance(50 * time.Minute)
+	assert.Equal(t, []string{"SELECT"}, kinds(cl.get("/whoami").stmts))
+	a.clock.Advance(11 * time.Minute)
+	cl.get("/whoami")
+	assert.Equal(t, 61*time.Minute, a.rows()[0].LastSeenAt.Sub(created))
+}
+
+func TestDestroySessionSignsOutThatBrowserOnly(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a))
+	laptop, phone := a.client(), a.client()
+	laptop.get("/login?u=alice")
+	phone.get("/login?u=alice")
+	var phoneHandle string
+	for _, d := range laptop.devices() {
+		if !d.Current {
+			phoneHandle = d.Handle
+		}
+	}
+	require.NotEmpty(t, phoneHandle)
+	require.NoError(t, a.store.DestroySession(t.Context(), phoneHandle))
+	assert.Empty(t, phone.get("/whoami").body, "dead on its very next request")
+	assert.Equal(t, "alice", laptop.get("/whoami").body)
+	assert.NoError(t, a.store.DestroySession(t.Context(), phoneHandle), "already gone is fine")
+	assert.Error(t, a.store.DestroySession(t.Context(), laptop.cookie()), "a cookie is not a handle")
+	assert.Equal(t, "alice", laptop.get("/whoami").body)
+}
+
+func TestDestroyUserSignsOutEverywhere(t *testing.T) {
+	g := newGate()
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		slowSet(r, g)
+	})
+	var alice []*client
+	for range 3 {
+		cl := a.client()
+		cl.get("/login?u=alice")
+		alice = append(alice, cl)
+	}
+	bob := a.client()
+	bob.get("/login?u=bob")
+
+	wait := startSlow(alice[0], g, "/slow-set?k=cart&v=full")
+	n, err := a.store.DestroyUser(t.Context(), "alice")
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, n)
+	assert.Equal(t, http.StatusConflict, wait().StatusCode, "a request in flight cannot bring one back")
+	for _, cl := range alice {
+		assert.Empty(t, cl.get("/whoami").body)
+	}
+	assert.Equal(t, "bob", bob.get("/whoami").body)
+	assert.Len(t, a.rows(), 1)
+	n, err = a.store.DestroyUser(t.Context(), "")
+	require.NoError(t, err)
+	assert.Zero(t, n, "the empty user is nobody")
+}
+
+func TestDestroyOthersKeepsTheCurrentSession(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a))
+	here, there, elsewhere := a.client(), a.client(), a.client()
+	for _, cl := range []*client{here, there, elsewhere} {
+		cl.get("/login?u=alice")
+	}
+	bob := a.client()
+	bob.get("/login?u=bob")
+	assert.Equal(t, "2", here.get("/signout-others").body)
+	assert.Equal(t, "alice", here.get("/whoami").body)
+	assert.Empty(t, there.get("/whoami").body)
+	assert.Empty(t, elsewhere.get("/whoami").body)
+	assert.Equal(t, "bob", bob.get("/whoami").body)
+
+	anon := a.client()
+	resp := anon.get("/signout-others")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, resp.body, ErrNoUser.Error())
+}
