@@ -49,10 +49,10 @@ func (Model) TableName() string { return DefaultTableName }
 // compare byte for byte, not by the table's case-insensitive collation, and
 // times keep microseconds (GORM's default for MySQL is milliseconds).
 type mysqlModel struct {
-	ID        string    `gorm:"primaryKey;type:char(64) CHARACTER SET ascii COLLATE ascii_bin"`
-	Data      string    `gorm:"type:longtext;not null"`
-	UserID    string    `gorm:"type:varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;not null;index"`
-	ExpiresAt time.Time `gorm:"not null;index;precision:6"`
+	ID         string    `gorm:"primaryKey;type:char(64) CHARACTER SET ascii COLLATE ascii_bin"`
+	Data       string    `gorm:"type:longtext;not null"`
+	UserID     string    `gorm:"type:varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;not null;index"`
+	ExpiresAt  time.Time `gorm:"not null;index;precision:6"`
 	CreatedAt  time.Time `gorm:"not null;precision:6"`
 	UpdatedAt  time.Time `gorm:"not null;precision:6"`
 	LastSeenAt time.Time `gorm:"not null;precision:6"`
