@@ -1,6 +1,6 @@
 // Command example is a small Gin site that keeps its sessions in an embedded
 // SQLite file through ginsession: log in, a profile page, a visit counter,
-// flash messages and log out.
+// flash messages, a "your devices" page and log out.
 //
 //	go run ./example -addr localhost:8080 -db example.db
 package main
@@ -8,11 +8,14 @@ package main
 import (
 	"embed"
 	"flag"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsession/ginsession"
@@ -34,7 +37,11 @@ func main() {
 		slog.Error("open database", "path", *path, "error", err)
 		os.Exit(1)
 	}
-	r := newRouter(db)
+	r, err := newRouter(db)
+	if err != nil {
+		slog.Error("session store", "error", err)
+		os.Exit(1)
+	}
 	slog.Info("serving the ginsession example", "url", "http://"+*addr, "db", *path)
 	if err := r.Run(*addr); err != nil {
 		slog.Error("serve", "error", err)
@@ -49,18 +56,34 @@ func openDB(path string) (*gorm.DB, error) {
 	return gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 }
 
-func newRouter(db *gorm.DB, opts ...ginsession.Option) *gin.Engine {
+func newRouter(db *gorm.DB, opts ...ginsession.Option) (*gin.Engine, error) {
+	// The devices page shows each session's browser, address and last use.
+	opts = append([]ginsession.Option{
+		ginsession.WithRecordUserAgent(true),
+		ginsession.WithRecordClientIP(true),
+		ginsession.WithLastSeenInterval(time.Minute),
+	}, opts...)
+	store, err := ginsession.NewStore(db, opts...)
+	if err != nil {
+		return nil, err
+	}
 	r := gin.New()
 	r.Use(gin.Logger(), gin.Recovery())
-	r.Use(ginsession.New(db, opts...))
-	r.SetHTMLTemplate(template.Must(template.ParseFS(templates, "templates/*.html")))
+	r.Use(store.Handler())
+	r.SetHTMLTemplate(template.Must(template.New("").Funcs(template.FuncMap{
+		"ago": func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
+	}).ParseFS(templates, "templates/*.html")))
 
+	d := devices{store: store}
 	r.GET("/", home)
 	r.GET("/login", func(c *gin.Context) { render(c, "login.html", nil) })
 	r.POST("/login", login)
 	r.GET("/profile", profile)
+	r.GET("/devices", d.list)
+	r.POST("/devices/signout", d.signOut)
+	r.POST("/devices/signout-others", d.signOutOthers)
 	r.POST("/logout", logout)
-	return r
+	return r, nil
 }
 
 // page is what every template gets: the flashes to show and the user.
@@ -91,8 +114,7 @@ func login(c *gin.Context) {
 		return
 	}
 	s := ginsession.Default(c)
-	s.RenewID() // a new ID at every login defeats session fixation
-	s.SetUserID(name)
+	s.Login(name) // a new ID at every login defeats session fixation
 	s.Set("username", name)
 	s.AddFlash("Logged in as " + name)
 	c.Redirect(http.StatusSeeOther, "/profile")
@@ -112,4 +134,65 @@ func logout(c *gin.Context) {
 	s.Destroy()
 	s.AddFlash("Logged out.") // starts a fresh, anonymous session
 	c.Redirect(http.StatusSeeOther, "/")
+}
+
+// devices is the "your devices" page: where the user is signed in, with a
+// way to sign each other browser out.
+type devices struct{ store *ginsession.Store }
+
+func (d devices) list(c *gin.Context) {
+	s := ginsession.Default(c)
+	if s.UserID() == "" {
+		s.AddFlash("Log in to see your devices.")
+		c.Redirect(http.StatusSeeOther, "/login")
+		return
+	}
+	infos, err := d.store.UserSessions(c, s.UserID())
+	if err != nil {
+		_ = c.Error(err)
+		c.String(http.StatusInternalServerError, "cannot list your devices")
+		return
+	}
+	type device struct {
+		ginsession.SessionInfo
+		Current bool
+	}
+	list := make([]device, len(infos))
+	for i, info := range infos {
+		list[i] = device{info, info.Handle == s.Handle()}
+	}
+	render(c, "devices.html", gin.H{"Devices": list})
+}
+
+func (d devices) signOut(c *gin.Context) {
+	s := ginsession.Default(c)
+	handle := c.PostForm("handle")
+	// Only a session of this user may be signed out from here.
+	infos, err := d.store.UserSessions(c, s.UserID())
+	if err != nil || s.UserID() == "" || !slices.ContainsFunc(infos, func(i ginsession.SessionInfo) bool { return i.Handle == handle }) {
+		c.String(http.StatusForbidden, "not one of your sessions")
+		return
+	}
+	if handle == s.Handle() {
+		logout(c)
+		return
+	}
+	if err := d.store.DestroySession(c, handle); err != nil {
+		_ = c.Error(err)
+		c.String(http.StatusInternalServerError, "cannot sign that browser out")
+		return
+	}
+	s.AddFlash("Signed that browser out.")
+	c.Redirect(http.StatusSeeOther, "/devices")
+}
+
+func (d devices) signOutOthers(c *gin.Context) {
+	s := ginsession.Default(c)
+	n, err := s.DestroyOthers()
+	if err != nil {
+		c.String(http.StatusForbidden, "log in first")
+		return
+	}
+	s.AddFlash(fmt.Sprintf("Signed out %d other browser(s).", n))
+	c.Redirect(http.StatusSeeOther, "/devices")
 }

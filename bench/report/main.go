@@ -54,11 +54,14 @@ func parse(r io.Reader) (*results, error) {
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
 			continue
 		}
-		m := nameRE.FindStringSubmatch(f[0])
-		if m == nil {
+		var k key
+		if strings.HasPrefix(f[0], "BenchmarkCleanupUnderLoad") {
+			k = key{"cleanup", "ginsession"}
+		} else if m := nameRE.FindStringSubmatch(f[0]); m != nil {
+			k = key{m[1], m[2]}
+		} else {
 			continue
 		}
-		k := key{m[1], m[2]}
 		if res.samples[k] == nil {
 			res.samples[k] = map[string][]float64{}
 		}
@@ -177,6 +180,18 @@ func run(rawPath, statPath, outPath string) error {
 			w(" %s |", durOf(res, m, p))
 		}
 		w("\n")
+	}
+	if secs, ok := res.median("cleanup", "ginsession", "cleanup-s"); ok {
+		rows, _ := res.median("cleanup", "ginsession", "rows-deleted")
+		w("\n## Cleanup under load\n\n`Store.Cleanup` deleting %.0f expired rows in batches of 500 while four clients read and write live sessions (one request in four a write), against the same clients with no cleanup running. `BenchmarkCleanupUnderLoad`.\n\n", rows)
+		w("| | p50 | p99 |\n|---|---|---|\n")
+		for _, phase := range []string{"idle", "cleanup"} {
+			p50, _ := res.median("cleanup", "ginsession", phase+"-p50-µs")
+			p99, _ := res.median("cleanup", "ginsession", phase+"-p99-µs")
+			label := map[string]string{"idle": "requests, no cleanup", "cleanup": "requests during cleanup"}[phase]
+			w("| %s | %s | %s |\n", label, dur(p50*1000), dur(p99*1000))
+		}
+		w("\nThe cleanup took %.1f s.\n", secs)
 	}
 	w("\n## benchstat\n\n```\n%s```\n", stat)
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
