@@ -200,3 +200,48 @@ func ExampleStore_Cleanup() {
 	fmt.Println(n, err)
 	// Output: 2 <nil>
 }
+
+func ExampleStore_UserSessions() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	store, err := ginsession.NewStore(db)
+	if err != nil {
+		panic(err)
+	}
+	r := gin.New()
+	r.Use(store.Handler())
+	r.GET("/login", func(c *gin.Context) {
+		ginsession.Default(c).Login("alice") // a new ID, bound to the user
+	})
+	r.GET("/devices", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		devices, err := store.UserSessions(c, s.UserID())
+		if err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		for _, d := range devices {
+			fmt.Fprintf(c.Writer, "%s this=%v\n", d.UserID, d.Handle == s.Handle())
+		}
+	})
+	r.GET("/signout-others", func(c *gin.Context) {
+		n, _ := ginsession.Default(c).DestroyOthers()
+		fmt.Fprintf(c.Writer, "signed out %d\n", n)
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	laptop, phone := newClient(), newClient()
+	get(laptop, srv.URL+"/login")
+	get(phone, srv.URL+"/login")
+	fmt.Print(get(phone, srv.URL+"/devices"))
+	fmt.Print(get(laptop, srv.URL+"/signout-others"))
+	fmt.Print(get(laptop, srv.URL+"/devices"))
+	// Output:
+	// alice this=true
+	// alice this=false
+	// signed out 1
+	// alice this=true
+}
