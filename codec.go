@@ -2,7 +2,9 @@ package ginsession
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // A Codec turns session values into bytes and back. Set and AddFlash call
@@ -69,6 +71,10 @@ func encodeRecord(c Codec, r *record) ([]byte, error) {
 // decodeRecord decodes a stored record. With the JSON codec the values are
 // slices of data, which must not change afterwards.
 func decodeRecord(c Codec, data []byte) (record, error) {
+	if !utf8.Valid(data) {
+		// Whatever wrote it, a save could not write it back.
+		return record{}, errors.New("ginsession: stored session is not valid UTF-8")
+	}
 	if _, ok := c.(JSONCodec); ok {
 		return decodeJSONRecord(data)
 	}

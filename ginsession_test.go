@@ -607,3 +607,63 @@ func TestHeadAndNoRouteRequestsSaveToo(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, resp2.StatusCode)
 	assert.Equal(t, "/nowhere", cl.get("/get?k=missed").body)
 }
+
+func TestCookieHeaderForms(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	owner := a.client()
+	owner.get("/set?k=v")
+	token := owner.cookie()
+	for _, tc := range []struct {
+		header string
+		found  bool
+	}{
+		{DefaultCookieName + "=" + token, true},
+		{DefaultCookieName + `="` + token + `"`, true},
+		{"a=b; " + DefaultCookieName + " = " + token + " ; c=d", true},
+		{DefaultCookieName + "2=" + token, false},
+		{"x" + DefaultCookieName + "=" + token, false},
+		{DefaultCookieName + "=", false},
+		{DefaultCookieName, false},
+		{DefaultCookieName + `="` + token, false},
+	} {
+		req, err := http.NewRequest(http.MethodGet, a.srv.URL+"/get?k=k", nil)
+		require.NoError(t, err)
+		req.Header.Set("Cookie", tc.header)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if tc.found {
+			assert.Equal(t, "v", string(body), "%q", tc.header)
+		} else {
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, "%q", tc.header)
+		}
+	}
+}
+
+// legacyModel is the table as the first version of the store created it.
+type legacyModel struct {
+	ID        string    `gorm:"primaryKey;size:64"`
+	Data      string    `gorm:"not null"`
+	UserID    string    `gorm:"size:255;not null;index"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+	CreatedAt time.Time `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null"`
+	Version   int64     `gorm:"not null"`
+}
+
+func TestMigrationUpgradesATableThatHoldsSessions(t *testing.T) {
+	db, rec := openDB(t)
+	require.NoError(t, db.Table(DefaultTableName).AutoMigrate(&legacyModel{}))
+	token, id := newToken()
+	now := time.Now().UTC()
+	require.NoError(t, db.Table(DefaultTableName).Create(&legacyModel{ID: id, Data: `{"values":{"k":"kept"}}`,
+		ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}).Error)
+
+	a := newAppOn(t, db, rec, basicRoutes)
+	cl := a.client()
+	cl.setCookie(token)
+	assert.Equal(t, "kept", cl.get("/get?k=k").body)
+	cl.get("/set?k=new")
+	assert.Equal(t, "new", cl.get("/get?k=k").body)
+}

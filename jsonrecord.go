@@ -98,14 +98,19 @@ func decodeJSONRecord(data []byte) (record, error) {
 	var r record
 	p := &jsonScanner{data: data}
 	err := p.object(func(key string) error {
-		switch key {
-		case "values":
-			r.Values = map[string]rawValue{}
+		switch {
+		case p.peek() == 'n': // null: none, as encoding/json reads it
+			p.value()
+			return nil
+		case key == "values":
+			if r.Values == nil {
+				r.Values = map[string]rawValue{}
+			}
 			return p.object(func(k string) error {
 				r.Values[k] = rawValue(p.value())
 				return nil
 			})
-		case "flashes":
+		case key == "flashes":
 			return p.array(func() { r.Flashes = append(r.Flashes, rawValue(p.value())) })
 		default:
 			p.value()

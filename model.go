@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -28,12 +29,12 @@ type Model struct {
 	CreatedAt time.Time `gorm:"not null"`
 	UpdatedAt time.Time `gorm:"not null"`
 	// LastSeenAt is when the session was last used, to within
-	// WithLastSeenInterval.
-	LastSeenAt time.Time `gorm:"not null"`
+	// WithLastSeenInterval; NULL in rows from before the column existed.
+	LastSeenAt sql.NullTime
 	// UserAgent and ClientIP are the browser and address last seen using
 	// the session; empty unless WithRecordUserAgent or WithRecordClientIP.
-	UserAgent string `gorm:"size:512;not null"`
-	ClientIP  string `gorm:"size:64;not null"`
+	UserAgent string `gorm:"size:512;not null;default:''"`
+	ClientIP  string `gorm:"size:64;not null;default:''"`
 	// Version grows by one on every save; a save only applies on top of the
 	// version it read, which is how concurrent writers are detected.
 	Version int64 `gorm:"not null"`
@@ -46,19 +47,20 @@ func (Model) TableName() string { return DefaultTableName }
 // mysqlModel is Model as MySQL must store it: its TEXT stops at 64 KiB, less
 // than WithMaxSize's default, and GORM would make a plain string a
 // varchar(DefaultStringSize) where that is configured. IDs and user IDs
-// compare byte for byte, not by the table's case-insensitive collation, and
+// compare byte for byte, not by the table's case-insensitive collation (user
+// IDs are binary: a _bin collation would still ignore trailing spaces), and
 // times keep microseconds (GORM's default for MySQL is milliseconds).
 type mysqlModel struct {
-	ID         string    `gorm:"primaryKey;type:char(64) CHARACTER SET ascii COLLATE ascii_bin"`
-	Data       string    `gorm:"type:longtext;not null"`
-	UserID     string    `gorm:"type:varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;not null;index"`
-	ExpiresAt  time.Time `gorm:"not null;index;precision:6"`
-	CreatedAt  time.Time `gorm:"not null;precision:6"`
-	UpdatedAt  time.Time `gorm:"not null;precision:6"`
-	LastSeenAt time.Time `gorm:"not null;precision:6"`
-	UserAgent  string    `gorm:"size:512;not null"`
-	ClientIP   string    `gorm:"size:64;not null"`
-	Version    int64     `gorm:"not null"`
+	ID         string       `gorm:"primaryKey;type:char(64) CHARACTER SET ascii COLLATE ascii_bin"`
+	Data       string       `gorm:"type:longtext;not null"`
+	UserID     string       `gorm:"type:varbinary(255);not null;index"`
+	ExpiresAt  time.Time    `gorm:"not null;index;precision:6"`
+	CreatedAt  time.Time    `gorm:"not null;precision:6"`
+	UpdatedAt  time.Time    `gorm:"not null;precision:6"`
+	LastSeenAt sql.NullTime `gorm:"precision:6"`
+	UserAgent  string       `gorm:"size:512;not null;default:''"`
+	ClientIP   string       `gorm:"size:64;not null;default:''"`
+	Version    int64        `gorm:"not null"`
 }
 
 // migrate creates or updates the session table. Instances that start at the

@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,7 +20,7 @@ const maxSaveAttempts = 8
 const maxCookieCandidates = 4
 
 // errEnded is what Save returns once the middleware has returned.
-var errEnded = errors.New("ginsession: session used after its middleware returned; nothing saved")
+var errEnded = errors.New("ginsession: session used after its middleware returned; its request is over")
 
 // usable reports whether the session may still touch the database: not after
 // a panic, and not after its middleware returned (the request's Gin context
@@ -81,16 +82,19 @@ func (s *Session) cookieTokens() candidates {
 	name := s.store.cfg.cookieName
 	for _, line := range s.req.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
-			part = strings.TrimSpace(part)
-			value, ok := strings.CutPrefix(part, name)
-			if !ok || len(value) == 0 || value[0] != '=' {
+			key, value, ok := strings.Cut(part, "=")
+			if !ok || strings.TrimSpace(key) != name {
 				continue
 			}
-			id, ok := parseToken(value[1:])
+			value = strings.TrimSpace(value)
+			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1] // RFC 6265 allows a quoted value
+			}
+			id, ok := parseToken(value)
 			if !ok || slices.Contains(c.ids[:c.n], id) {
 				continue
 			}
-			c.tokens[c.n], c.ids[c.n] = value[1:], id
+			c.tokens[c.n], c.ids[c.n] = value, id
 			if c.n++; c.n == maxCookieCandidates {
 				return c
 			}
@@ -268,21 +272,22 @@ func (s *Session) commit(open bool) error {
 	case s.touch && open:
 		expires := st.expiry(s.created, now)
 		moved, err := st.moveExpiry(ctx, s.id, expires, now, s.clientInfo())
-		if err != nil {
-			s.fail(fmt.Errorf("%w: extend expiry: %w", ErrSave, err))
-			return s.err
-		}
 		s.touch, s.seen = false, false
+		if err != nil {
+			// Bookkeeping: the session is still good for a while, and a
+			// later request will try again. Not worth failing a read for.
+			st.cfg.logger.WarnContext(ctx, "cannot extend the session's expiry; a later request will try again", "error", err)
+			return nil
+		}
 		if moved { // else renewed or destroyed meanwhile: the cookie must not come back
 			s.expires = expires
 			s.cookie = cookieSet
 		}
 	case s.seen && s.exists:
-		if err := st.see(ctx, s.id, now, now.Add(-st.cfg.lastSeen), s.clientInfo()); err != nil {
-			s.fail(fmt.Errorf("%w: record last use: %w", ErrSave, err))
-			return s.err
-		}
 		s.seen = false
+		if err := st.see(ctx, s.id, now, now.Add(-st.cfg.lastSeen), s.clientInfo()); err != nil {
+			st.cfg.logger.WarnContext(ctx, "cannot record the session's last use; a later request will try again", "error", err)
+		}
 	}
 	return nil
 }
@@ -309,7 +314,7 @@ func (s *Session) insert(ctx context.Context, now time.Time) error {
 	}
 	token, id := newToken()
 	c := s.clientInfo()
-	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, LastSeenAt: now,
+	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, LastSeenAt: sql.NullTime{Time: now, Valid: true},
 		UserAgent: c.userAgent, ClientIP: c.ip, Version: 1}
 	m.ExpiresAt = s.store.expiry(now, now)
 	if err := s.store.insert(ctx, &m); err != nil {
@@ -343,7 +348,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			s.fail(err)
 			return s.err
 		}
-		m := Model{ID: id, Data: data, UserID: s.userID, ExpiresAt: s.expires, UpdatedAt: now, LastSeenAt: now,
+		m := Model{ID: id, Data: data, UserID: s.userID, ExpiresAt: s.expires, UpdatedAt: now, LastSeenAt: sql.NullTime{Time: now, Valid: true},
 			UserAgent: c.userAgent, ClientIP: c.ip, Version: s.version + 1}
 		// The expiry moves only with a cookie that says so; otherwise the
 		// UPDATE leaves the column alone, so as not to undo another

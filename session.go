@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -135,12 +136,21 @@ func (s *Session) raw(key string) (rawValue, bool) {
 
 // Set stores value under key. The value is encoded at once, so what this
 // request reads back is what the next one will. A value the codec cannot
-// encode, or one larger than WithMaxSize, fails the request through the error
-// handler (and Save) with ErrEncode or ErrTooLarge, naming the key and type.
+// encode, a key that is not valid UTF-8, or a value larger than WithMaxSize
+// fails the request through the error handler (and Save) with ErrEncode or
+// ErrTooLarge, naming the key and type.
 func (s *Session) Set(key string, value any) {
 	raw, err := s.encode(value)
+	if err == nil && !utf8.ValidString(key) {
+		// The record is stored as text: such a key would be rewritten, and
+		// could merge with another.
+		err = fmt.Errorf("%w: key is not valid UTF-8", ErrEncode)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.usable("Set") {
+		return
+	}
 	if err != nil {
 		s.fail(fmt.Errorf("set %q (%T): %w", key, value, err))
 		return
@@ -167,6 +177,9 @@ func (s *Session) encode(value any) (rawValue, error) {
 	raw, err := s.store.cfg.codec.Marshal(value)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEncode, err)
+	}
+	if !s.store.jsonCodec {
+		raw = bytes.Clone(raw) // a codec may reuse its buffer
 	}
 	if len(raw) > s.store.cfg.maxSize {
 		return nil, fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(raw), s.store.cfg.maxSize)
@@ -239,6 +252,9 @@ func (s *Session) AddFlash(value any) {
 	raw, err := s.encode(value)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.usable("AddFlash") {
+		return
+	}
 	if err != nil {
 		s.fail(fmt.Errorf("add flash (%T): %w", value, err))
 		return

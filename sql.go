@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // The statements of the request path run prepared on the *gorm.DB's own
@@ -23,7 +25,7 @@ type statements struct {
 	updates [8]lazyStmt
 	pool    *sql.DB
 	table   string
-	dialect string
+	bind    func(query string) string
 	client  bool // the store records user agents or addresses
 }
 
@@ -43,10 +45,11 @@ func (s *statements) withClient(args []any, c clientInfo) []any {
 	return append(args, c.userAgent, c.ip)
 }
 
+// lazyStmt is prepared on first use; a failed prepare is tried again next
+// time rather than remembered, so a passing outage breaks nothing for good.
 type lazyStmt struct {
-	once sync.Once
-	stmt *sql.Stmt
-	err  error
+	mu   sync.Mutex
+	stmt atomic.Pointer[sql.Stmt]
 }
 
 // The optional columns of an UPDATE.
@@ -78,7 +81,7 @@ func (st *Store) prepare() error {
 	var b strings.Builder
 	st.db.Dialector.QuoteTo(&b, st.cfg.tableName)
 	table := b.String()
-	st.stmts.pool, st.stmts.table, st.stmts.dialect = pool, table, st.db.Dialector.Name()
+	st.stmts.pool, st.stmts.table = pool, table
 	st.stmts.client = st.cfg.userAgent || st.cfg.clientIP
 	seen := "last_seen_at = ?" + st.stmts.clientSet()
 	queries := []struct {
@@ -88,28 +91,27 @@ func (st *Store) prepare() error {
 		{&st.stmts.load, "SELECT data, user_id, expires_at, created_at, last_seen_at, version FROM " + table + " WHERE id = ? AND expires_at > ?"},
 		{&st.stmts.insert, "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{&st.stmts.moveExpiry, "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND expires_at > ? AND expires_at < ?"},
-		{&st.stmts.see, "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND last_seen_at < ?"},
+		{&st.stmts.see, "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND (last_seen_at IS NULL OR last_seen_at < ?)"},
 		{&st.stmts.delete, "DELETE FROM " + table + " WHERE id = ?"},
 	}
+	st.stmts.bind = func(q string) string { return bindVars(st.db, q) }
 	for _, q := range queries {
-		if *q.dst, err = pool.Prepare(bindVars(st.db.Dialector.Name(), q.sql)); err != nil {
+		if *q.dst, err = pool.Prepare(st.stmts.bind(q.sql)); err != nil {
 			return fmt.Errorf("ginsession: prepare %q: %w", q.sql, err)
 		}
 	}
 	return nil
 }
 
-// bindVars rewrites ? placeholders as the dialect wants them.
-func bindVars(dialect, query string) string {
-	if dialect != "postgres" {
-		return query
-	}
+// bindVars rewrites ? placeholders as the dialect wants them ($1 for
+// PostgreSQL, @p1 for SQL Server, ...).
+func bindVars(db *gorm.DB, query string) string {
 	var b strings.Builder
-	n := 0
+	stmt := &gorm.Statement{DB: db}
 	for _, r := range query {
 		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
+			stmt.Vars = append(stmt.Vars, nil)
+			db.Dialector.BindVarTo(&b, stmt, nil)
 			continue
 		}
 		b.WriteRune(r)
@@ -129,9 +131,11 @@ func (st *Store) load(ctx context.Context, id string, now time.Time) (r row, fou
 		return row{}, false, rows.Err()
 	}
 	r.id = id
-	if err := rows.Scan(&r.data, &r.userID, &r.expires, &r.created, &r.lastSeen, &r.version); err != nil {
+	var lastSeen sql.NullTime
+	if err := rows.Scan(&r.data, &r.userID, &r.expires, &r.created, &lastSeen, &r.version); err != nil {
 		return row{}, false, err
 	}
+	r.lastSeen = lastSeen.Time
 	return r, true, rows.Close()
 }
 
@@ -147,7 +151,7 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time) (row,
 		if i := slices.IndexFunc(ms, func(m Model) bool { return m.ID == id }); i >= 0 {
 			m := ms[i]
 			return row{id: m.ID, data: []byte(m.Data), userID: m.UserID, expires: m.ExpiresAt,
-				created: m.CreatedAt, lastSeen: m.LastSeenAt, version: m.Version}, true, nil
+				created: m.CreatedAt, lastSeen: m.LastSeenAt.Time, version: m.Version}, true, nil
 		}
 	}
 	return row{}, false, nil
@@ -164,7 +168,7 @@ func (st *Store) insert(ctx context.Context, m *Model) error {
 // those that cols names. It reports false when another request got there
 // first.
 func (st *Store) update(ctx context.Context, from string, m *Model, cols int, now time.Time) (bool, error) {
-	stmt, err := st.stmts.updateStmt(cols)
+	stmt, err := st.stmts.updateStmt(ctx, cols)
 	if err != nil {
 		return false, err
 	}
@@ -184,25 +188,33 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 	return oneRow(stmt.ExecContext(ctx, args...))
 }
 
-func (s *statements) updateStmt(cols int) (*sql.Stmt, error) {
+func (s *statements) updateStmt(ctx context.Context, cols int) (*sql.Stmt, error) {
 	l := &s.updates[cols]
-	l.once.Do(func() {
-		q := "UPDATE " + s.table + " SET data = ?, updated_at = ?, version = ?, last_seen_at = ?" + s.clientSet()
-		if cols&updateID != 0 {
-			q += ", id = ?"
-		}
-		if cols&updateUser != 0 {
-			q += ", user_id = ?"
-		}
-		if cols&updateExpiry != 0 {
-			q += ", expires_at = ?"
-		}
-		q += " WHERE id = ? AND version = ? AND expires_at > ?"
-		if l.stmt, l.err = s.pool.Prepare(bindVars(s.dialect, q)); l.err != nil {
-			l.err = fmt.Errorf("ginsession: prepare %q: %w", q, l.err)
-		}
-	})
-	return l.stmt, l.err
+	if stmt := l.stmt.Load(); stmt != nil {
+		return stmt, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if stmt := l.stmt.Load(); stmt != nil {
+		return stmt, nil
+	}
+	q := "UPDATE " + s.table + " SET data = ?, updated_at = ?, version = ?, last_seen_at = ?" + s.clientSet()
+	if cols&updateID != 0 {
+		q += ", id = ?"
+	}
+	if cols&updateUser != 0 {
+		q += ", user_id = ?"
+	}
+	if cols&updateExpiry != 0 {
+		q += ", expires_at = ?"
+	}
+	q += " WHERE id = ? AND version = ? AND expires_at > ?"
+	stmt, err := s.pool.PrepareContext(ctx, s.bind(q))
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", q, err)
+	}
+	l.stmt.Store(stmt)
+	return stmt, nil
 }
 
 // moveExpiry moves a live row's expiry forward, and its last-seen time

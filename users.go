@@ -10,9 +10,14 @@ import (
 // MaxUserSessions bounds how many sessions UserSessions returns.
 const MaxUserSessions = 1000
 
-// ErrNoUser means an operation that needs the session's user found none:
-// call SetUserID or Login first.
-var ErrNoUser = errors.New("ginsession: session is not bound to a user")
+var (
+	// ErrNoUser means an operation that needs the session's user found
+	// none: call SetUserID or Login first.
+	ErrNoUser = errors.New("ginsession: session is not bound to a user")
+	// ErrInvalidHandle means a string given as a session handle cannot be
+	// one (handles come from UserSessions or Session.Handle).
+	ErrInvalidHandle = errors.New("ginsession: not a session handle")
+)
 
 // SessionInfo describes one of a user's sessions, for a page that lists
 // where the user is signed in.
@@ -45,28 +50,48 @@ func (st *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo
 		Where("user_id = ? AND user_id <> '' AND expires_at > ?", userID, st.cfg.now().UTC()).
 		Order("created_at DESC").Limit(MaxUserSessions).Find(&ms).Error
 	if err != nil {
-		return nil, fmt.Errorf("ginsession: list sessions of user: %w", err)
+		return nil, fmt.Errorf("%w: list sessions of user: %w", ErrLoad, err)
 	}
 	infos := make([]SessionInfo, len(ms))
 	for i, m := range ms {
-		infos[i] = SessionInfo{Handle: m.ID, UserID: m.UserID, CreatedAt: m.CreatedAt, LastSeen: m.LastSeenAt,
+		infos[i] = SessionInfo{Handle: m.ID, UserID: m.UserID, CreatedAt: m.CreatedAt, LastSeen: m.LastSeenAt.Time,
 			ExpiresAt: m.ExpiresAt, UserAgent: m.UserAgent, ClientIP: m.ClientIP}
+		if !m.LastSeenAt.Valid { // a row from before the column existed
+			infos[i].LastSeen = m.CreatedAt
+		}
 	}
 	return infos, nil
 }
 
 // DestroySession deletes the session a handle names; its next request finds
 // no session, on every instance. Destroying a session that is gone is not an
-// error. The handle must come from UserSessions of the user who asks: check
-// that before calling, or any handle a user sends would sign someone out.
+// error. Whoever can call it can sign anyone out: to act on a handle that a
+// user sent, use DestroyUserSession, which checks that it is theirs.
 func (st *Store) DestroySession(ctx context.Context, handle string) error {
 	if len(handle) != idLen {
-		return fmt.Errorf("ginsession: %q is not a session handle", handle)
+		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
 	if err := st.delete(ctx, handle); err != nil {
-		return fmt.Errorf("ginsession: destroy session: %w", err)
+		return fmt.Errorf("%w: destroy session: %w", ErrSave, err)
 	}
 	return nil
+}
+
+// DestroyUserSession deletes the session a handle names if it is bound to
+// userID, and reports whether it was. Use it for a "sign out that device"
+// button: a handle of someone else's session deletes nothing.
+func (st *Store) DestroyUserSession(ctx context.Context, userID, handle string) (bool, error) {
+	if len(handle) != idLen {
+		return false, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+	}
+	if userID == "" {
+		return false, nil
+	}
+	res := st.table(ctx).Where("id = ? AND user_id = ? AND user_id <> ''", handle, userID).Delete(&Model{})
+	if res.Error != nil {
+		return false, fmt.Errorf("%w: destroy a session of user: %w", ErrSave, res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }
 
 // DestroyUser deletes every session bound to userID (after a password
@@ -78,7 +103,7 @@ func (st *Store) DestroyUser(ctx context.Context, userID string) (int64, error) 
 	}
 	res := st.table(ctx).Where("user_id = ? AND user_id <> ''", userID).Delete(&Model{})
 	if res.Error != nil {
-		return 0, fmt.Errorf("ginsession: destroy sessions of user: %w", res.Error)
+		return 0, fmt.Errorf("%w: destroy sessions of user: %w", ErrSave, res.Error)
 	}
 	return res.RowsAffected, nil
 }
@@ -104,8 +129,10 @@ func (s *Session) Handle() string {
 }
 
 // DestroyOthers signs the session's user out everywhere else: it deletes
-// every other session bound to the same user, at once, and returns how many
-// there were. It fails with ErrNoUser when the session has no user.
+// every other session bound to the same user and returns how many there
+// were. It takes effect at once, not with the save: a later failure of this
+// request does not undo it. It fails with ErrNoUser when the session has no
+// user.
 func (s *Session) DestroyOthers() (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,7 +149,7 @@ func (s *Session) DestroyOthers() (int64, error) {
 	defer cancel()
 	res := s.store.table(ctx).Where("user_id = ? AND user_id <> '' AND id <> ?", s.userID, s.id).Delete(&Model{})
 	if res.Error != nil {
-		return 0, fmt.Errorf("ginsession: destroy the user's other sessions: %w", res.Error)
+		return 0, fmt.Errorf("%w: destroy the user's other sessions: %w", ErrSave, res.Error)
 	}
 	return res.RowsAffected, nil
 }

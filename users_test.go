@@ -145,7 +145,7 @@ func TestLastSeenStaysCurrentWithoutAWritePerRequest(t *testing.T) {
 	a = newApp(t, deviceRoutes(&a), WithLastSeenInterval(10*time.Minute))
 	cl := a.client()
 	cl.get("/login?u=alice")
-	created := a.rows()[0].LastSeenAt
+	created := a.rows()[0].LastSeenAt.Time
 
 	a.clock.Advance(5 * time.Minute)
 	assert.Equal(t, []string{"SELECT"}, kinds(cl.get("/whoami").stmts), "fresh enough: no write")
@@ -154,13 +154,13 @@ func TestLastSeenStaysCurrentWithoutAWritePerRequest(t *testing.T) {
 	assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts), "stale: one write")
 	assert.Nil(t, resp.sessionCookie(), "the last-seen time needs no cookie")
 	row := a.rows()[0]
-	assert.Equal(t, 11*time.Minute, row.LastSeenAt.Sub(created))
+	assert.Equal(t, 11*time.Minute, row.LastSeenAt.Time.Sub(created))
 	assert.EqualValues(t, 1, row.Version, "data untouched")
 	assert.Equal(t, []string{"SELECT"}, kinds(cl.get("/whoami").stmts))
 
 	a.clock.Advance(time.Minute)
 	cl.get("/set?k=v")
-	assert.Equal(t, 12*time.Minute, a.rows()[0].LastSeenAt.Sub(created), "every save records it")
+	assert.Equal(t, 12*time.Minute, a.rows()[0].LastSeenAt.Time.Sub(created), "every save records it")
 }
 
 func TestLastSeenByDefaultMovesOnlyWithTheExpiry(t *testing.T) {
@@ -168,12 +168,12 @@ func TestLastSeenByDefaultMovesOnlyWithTheExpiry(t *testing.T) {
 	a = newApp(t, deviceRoutes(&a), WithIdleTimeout(10*time.Hour))
 	cl := a.client()
 	cl.get("/login?u=alice")
-	created := a.rows()[0].LastSeenAt
+	created := a.rows()[0].LastSeenAt.Time
 	a.clock.Advance(50 * time.Minute)
 	assert.Equal(t, []string{"SELECT"}, kinds(cl.get("/whoami").stmts))
 	a.clock.Advance(11 * time.Minute)
 	cl.get("/whoami")
-	assert.Equal(t, 61*time.Minute, a.rows()[0].LastSeenAt.Sub(created))
+	assert.Equal(t, 61*time.Minute, a.rows()[0].LastSeenAt.Time.Sub(created))
 }
 
 func TestDestroySessionSignsOutThatBrowserOnly(t *testing.T) {
@@ -247,4 +247,59 @@ func TestDestroyOthersKeepsTheCurrentSession(t *testing.T) {
 	resp := anon.get("/signout-others")
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Contains(t, resp.body, ErrNoUser.Error())
+}
+
+func TestDestroyUserSessionOnlyDeletesThatUsersSession(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a))
+	alice, bob := a.client(), a.client()
+	alice.get("/login?u=alice")
+	bob.get("/login?u=bob")
+	bobHandle := bob.devices()[0].Handle
+	aliceHandle := alice.devices()[0].Handle
+
+	ok, err := a.store.DestroyUserSession(t.Context(), "alice", bobHandle)
+	require.NoError(t, err)
+	assert.False(t, ok, "bob's session is not alice's to destroy")
+	assert.Equal(t, "bob", bob.get("/whoami").body)
+	ok, err = a.store.DestroyUserSession(t.Context(), "", bobHandle)
+	require.NoError(t, err)
+	assert.False(t, ok, "nobody owns nothing")
+
+	ok, err = a.store.DestroyUserSession(t.Context(), "alice", aliceHandle)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Empty(t, alice.get("/whoami").body)
+
+	_, err = a.store.DestroyUserSession(t.Context(), "alice", "../../etc")
+	assert.ErrorIs(t, err, ErrInvalidHandle)
+	assert.ErrorIs(t, a.store.DestroySession(t.Context(), "short"), ErrInvalidHandle)
+}
+
+func TestFailedBookkeepingWriteDoesNotFailARead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		wait time.Duration
+		log  string
+	}{
+		{"expiry move", []Option{WithIdleTimeout(10 * time.Hour)}, 2 * time.Hour, "cannot extend the session's expiry"},
+		{"last seen", []Option{WithLastSeenInterval(time.Minute)}, 2 * time.Minute, "cannot record the session's last use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var a *app
+			a = newApp(t, deviceRoutes(&a), tc.opts...)
+			cl := a.client()
+			cl.get("/login?u=alice")
+			require.NoError(t, a.db.Exec(`CREATE TRIGGER fail BEFORE UPDATE ON gin_sessions BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`).Error)
+			a.clock.Advance(tc.wait)
+			resp := cl.get("/whoami")
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, "alice", resp.body)
+			assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts), "it tried")
+			assert.Nil(t, resp.sessionCookie(), "no cookie for an expiry that did not move")
+			assert.Contains(t, a.logs.String(), tc.log)
+			assert.Contains(t, a.logs.String(), "disk on fire")
+		})
+	}
 }

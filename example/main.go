@@ -7,13 +7,13 @@ package main
 
 import (
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -167,17 +167,17 @@ func (d devices) list(c *gin.Context) {
 func (d devices) signOut(c *gin.Context) {
 	s := ginsession.Default(c)
 	handle := c.PostForm("handle")
-	// Only a session of this user may be signed out from here.
-	infos, err := d.store.UserSessions(c, s.UserID())
-	if err != nil || s.UserID() == "" || !slices.ContainsFunc(infos, func(i ginsession.SessionInfo) bool { return i.Handle == handle }) {
-		c.String(http.StatusForbidden, "not one of your sessions")
-		return
-	}
-	if handle == s.Handle() {
+	if handle != "" && handle == s.Handle() {
 		logout(c)
 		return
 	}
-	if err := d.store.DestroySession(c, handle); err != nil {
+	// Only a session of this user may be signed out from here.
+	ok, err := d.store.DestroyUserSession(c, s.UserID(), handle)
+	switch {
+	case errors.Is(err, ginsession.ErrInvalidHandle) || err == nil && !ok:
+		c.String(http.StatusForbidden, "not one of your sessions")
+		return
+	case err != nil:
 		_ = c.Error(err)
 		c.String(http.StatusInternalServerError, "cannot sign that browser out")
 		return

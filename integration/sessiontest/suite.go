@@ -2,6 +2,8 @@ package sessiontest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -42,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserSessions", testUserSessions},
 		{"Revocation", testRevocation},
 		{"MigrationIsIdempotent", testMigrationIdempotent},
+		{"MigrationUpgradesOldTable", testMigrationUpgrade},
 		{"ConcurrentMigration", func(t *testing.T, _ DB) { testConcurrentMigration(t, open) }},
 	}
 	for _, tc := range tests {
@@ -458,4 +461,41 @@ func testRevocation(t *testing.T, db DB) {
 	assert.EqualValues(t, 1, n)
 	assert.Empty(t, alice[0].get(a, "/whoami").body)
 	assert.Equal(t, "bob", bob.get(a, "/whoami").body)
+}
+
+// legacyModel is the session table as the first version of the store
+// created it, before last use, user agent and address were recorded.
+type legacyModel struct {
+	ID        string    `gorm:"primaryKey;size:64"`
+	Data      string    `gorm:"not null"`
+	UserID    string    `gorm:"size:255;not null;index"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+	CreatedAt time.Time `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null"`
+	Version   int64     `gorm:"not null"`
+}
+
+// testMigrationUpgrade starts a store on a table of the first version that
+// already holds a session: the table is upgraded and the session lives on.
+func testMigrationUpgrade(t *testing.T, db DB) {
+	table := freshTable(t, db)
+	require.NoError(t, db.Table(table).AutoMigrate(&legacyModel{}))
+	// A token whose SHA-256 is the row's ID, as the library makes them.
+	token := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	raw := make([]byte, 32)
+	sum := sha256.Sum256(raw)
+	now := time.Now().UTC()
+	require.NoError(t, db.Table(table).Create(&legacyModel{ID: hex.EncodeToString(sum[:]), Data: `{"values":{"k":"kept"}}`,
+		UserID: "alice", ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}).Error)
+
+	a := newApp(t, db, table, nil, routes)
+	cl := newClient(t)
+	cl.setCookie(a, token)
+	assert.Equal(t, "kept", cl.get(a, "/get?k=k").body)
+	require.Equal(t, http.StatusOK, cl.get(a, "/set?k=new").StatusCode)
+	assert.Equal(t, "new", cl.get(a, "/get?k=k").body)
+	infos, err := a.store.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	assert.False(t, infos[0].LastSeen.IsZero())
 }
