@@ -213,6 +213,14 @@ func newApp(t *testing.T, setup func(r *gin.Engine), opts ...Option) *app {
 
 func newAppOn(t *testing.T, db *gorm.DB, rec *recorder, setup func(r *gin.Engine), opts ...Option) *app {
 	t.Helper()
+	return newAppBehind(t, db, rec, nil, setup, opts...)
+}
+
+// newAppBehind is newAppOn with outer, if not nil, running just before the
+// session middleware, as an application's own middleware (a timeout, say)
+// would.
+func newAppBehind(t *testing.T, db *gorm.DB, rec *recorder, outer gin.HandlerFunc, setup func(r *gin.Engine), opts ...Option) *app {
+	t.Helper()
 	a := &app{t: t, db: db, rec: rec, clock: newClock(), logs: &syncBuffer{}}
 	base := []Option{
 		WithClock(a.clock.Now),
@@ -231,7 +239,11 @@ func newAppOn(t *testing.T, db *gorm.DB, rec *recorder, setup func(r *gin.Engine
 			a.errs = append(a.errs, c.Errors.String())
 			a.mu.Unlock()
 		}
-	}, gin.RecoveryWithWriter(io.Discard), st.Handler())
+	}, gin.RecoveryWithWriter(io.Discard))
+	if outer != nil {
+		a.engine.Use(outer)
+	}
+	a.engine.Use(st.Handler())
 	setup(a.engine)
 	a.srv = httptest.NewServer(a.engine)
 	t.Cleanup(a.srv.Close)
