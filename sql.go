@@ -88,7 +88,7 @@ func (st *Store) prepare() error {
 		dst *(*sql.Stmt)
 		sql string
 	}{
-		{&st.stmts.load, "SELECT data, user_id, expires_at, created_at, last_seen_at, version FROM " + table + " WHERE id = ? AND expires_at > ?"},
+		{&st.stmts.load, "SELECT " + st.loadColumns() + " FROM " + table + " WHERE id = ? AND expires_at > ?"},
 		{&st.stmts.insert, "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{&st.stmts.moveExpiry, "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND expires_at > ? AND expires_at < ?"},
 		{&st.stmts.see, "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND (last_seen_at IS NULL OR last_seen_at < ?)"},
@@ -101,6 +101,20 @@ func (st *Store) prepare() error {
 		}
 	}
 	return nil
+}
+
+// loadColumns are the columns a request reads: the creation time only when
+// an absolute lifetime needs it, the last-seen time only when reads keep it
+// current. Each time column costs a parse per request.
+func (st *Store) loadColumns() string {
+	cols := "data, user_id, expires_at, version"
+	if st.cfg.lifetime > 0 {
+		cols += ", created_at"
+	}
+	if st.cfg.lastSeen > 0 {
+		cols += ", last_seen_at"
+	}
+	return cols
 }
 
 // bindVars rewrites ? placeholders as the dialect wants them ($1 for
@@ -132,7 +146,14 @@ func (st *Store) load(ctx context.Context, id string, now time.Time) (r row, fou
 	}
 	r.id = id
 	var lastSeen sql.NullTime
-	if err := rows.Scan(&r.data, &r.userID, &r.expires, &r.created, &lastSeen, &r.version); err != nil {
+	dest := append(make([]any, 0, 6), &r.data, &r.userID, &r.expires, &r.version)
+	if st.cfg.lifetime > 0 {
+		dest = append(dest, &r.created)
+	}
+	if st.cfg.lastSeen > 0 {
+		dest = append(dest, &lastSeen)
+	}
+	if err := rows.Scan(dest...); err != nil {
 		return row{}, false, err
 	}
 	r.lastSeen = lastSeen.Time
