@@ -23,7 +23,7 @@ func (a *app) seed(n int, expires time.Time) {
 		rows[i] = Model{ID: id, Data: `{"values":{}}`, ExpiresAt: expires.UTC(), CreatedAt: now, UpdatedAt: now, Version: 1}
 	}
 	require.NoError(a.t, a.db.Table(a.store.cfg.tableName).CreateInBatches(rows, 200).Error)
-	a.rec.take()
+	a.rec.Take()
 }
 
 func TestCleanupDeletesExpiredRowsInBoundedBatches(t *testing.T) {
@@ -36,7 +36,7 @@ func TestCleanupDeletesExpiredRowsInBoundedBatches(t *testing.T) {
 	n, err := a.store.Cleanup(context.Background())
 	require.NoError(t, err)
 	assert.EqualValues(t, 1234, n)
-	stmts := a.rec.take()
+	stmts := a.rec.Take()
 	assert.Equal(t, []string{"DELETE", "DELETE", "DELETE"}, kinds(stmts), "batches of %d", cleanupBatch)
 	for _, s := range stmts {
 		assert.Contains(t, s, fmt.Sprintf("LIMIT %d", cleanupBatch))

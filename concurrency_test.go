@@ -75,11 +75,11 @@ func TestConcurrentWritersOfDifferentKeysBothKeepTheirWrites(t *testing.T) {
 	other := a.client()
 	other.setCookie(cl.cookie())
 	require.Equal(t, http.StatusOK, other.get("/set?b=2").StatusCode)
-	a.rec.take()
+	a.rec.Take()
 	slow := wait()
 	require.Equal(t, http.StatusOK, slow.StatusCode)
 	assert.Equal(t, "slow done", slow.body)
-	assert.Equal(t, []string{"UPDATE", "SELECT", "UPDATE"}, kinds(a.rec.take()), "lost once, re-read, re-applied")
+	assert.Equal(t, []string{"UPDATE", "SELECT", "UPDATE"}, kinds(a.rec.Take()), "lost once, re-read, re-applied")
 
 	assert.Equal(t, "a,b,base", cl.get("/keys").body)
 	assert.Equal(t, "1", cl.get("/get?k=a").body)

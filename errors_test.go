@@ -354,10 +354,10 @@ func TestSessionUsedAfterItsMiddlewareReturnedIsRefusedLoudly(t *testing.T) {
 		saveErr = s.Save()
 	}, st.Handler())
 	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, "%v", Default(c).Has("x")) })
-	rec.take()
+	rec.Take()
 	w := newRecorderRequest(r, "/")
 	assert.Equal(t, "false", w.Body.String())
-	assert.Empty(t, rec.take(), "no statement after the middleware returned")
+	assert.Empty(t, rec.Take(), "no statement after the middleware returned")
 	assert.Contains(t, logs.String(), "used after its middleware returned")
 	assert.ErrorContains(t, saveErr, "after its middleware returned")
 }

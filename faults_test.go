@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,7 +40,7 @@ func openFaultDB(tb testing.TB, path, query string, drv *sqlite3.SQLiteDriver) *
 		drv = &sqlite3.SQLiteDriver{}
 	}
 	rec := &recorder{}
-	sqlDB := sql.OpenDB(&countingConnector{dsn: "file:" + path + "?" + query, rec: rec, drv: drv})
+	sqlDB := sql.OpenDB(testkit.Count(testkit.DSNConnector(drv, "file:"+path+"?"+query), rec))
 	tb.Cleanup(func() { sqlDB.Close() })
 	db, err := gorm.Open(sqlite.Dialector{Conn: sqlDB}, &gorm.Config{Logger: logger.Discard})
 	require.NoError(tb, err)

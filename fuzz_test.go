@@ -197,10 +197,10 @@ func FuzzRequestCookieHeader(f *testing.F) {
 		}
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.Header.Set("Cookie", header)
-		fdb.rec.take()
+		fdb.rec.Take()
 		w := httptest.NewRecorder()
 		r.ServeHTTP(w, req)
-		raw := fdb.rec.take()
+		raw := fdb.rec.Take()
 		stmts := kinds(raw)
 		ck := (response{Response: w.Result()}).sessionCookie()
 

@@ -577,13 +577,13 @@ func TestWellFormedButUnknownCookieDoesNotHideTheRealOne(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, a.srv.URL+"/get?k=k", nil)
 	require.NoError(t, err)
 	req.Header.Set("Cookie", DefaultCookieName+"="+planted+"; "+DefaultCookieName+"="+owner.cookie())
-	a.rec.take()
+	a.rec.Take()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, "v", string(body))
-	assert.Equal(t, []string{"SELECT"}, kinds(a.rec.take()), "both looked up in one query")
+	assert.Equal(t, []string{"SELECT"}, kinds(a.rec.Take()), "both looked up in one query")
 }
 
 func TestHeadAndNoRouteRequestsSaveToo(t *testing.T) {

@@ -1,10 +1,7 @@
 package ginsession
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
-	"database/sql/driver"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
 	"gorm.io/driver/sqlite"
@@ -29,97 +27,10 @@ import (
 func init() { gin.SetMode(gin.TestMode) }
 
 // recorder sees every statement that reaches the SQLite driver.
-type recorder struct {
-	mu    sync.Mutex
-	stmts []string
-}
+type recorder = testkit.Counter
 
-func (r *recorder) add(q string) {
-	r.mu.Lock()
-	r.stmts = append(r.stmts, q)
-	r.mu.Unlock()
-}
-
-// take returns the statements since the last take and forgets them.
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.stmts
-	r.stmts = nil
-	return s
-}
-
-type countingConnector struct {
-	dsn string
-	rec *recorder
-	drv *sqlite3.SQLiteDriver
-}
-
-func (c *countingConnector) Connect(context.Context) (driver.Conn, error) {
-	conn, err := c.drv.Open(c.dsn)
-	if err != nil {
-		return nil, err
-	}
-	return &countingConn{SQLiteConn: conn.(*sqlite3.SQLiteConn), rec: c.rec}, nil
-}
-
-func (c *countingConnector) Driver() driver.Driver { return c.drv }
-
-type countingConn struct {
-	*sqlite3.SQLiteConn
-	rec *recorder
-}
-
-func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	c.rec.add(q)
-	return c.SQLiteConn.ExecContext(ctx, q, args)
-}
-
-func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	c.rec.add(q)
-	return c.SQLiteConn.QueryContext(ctx, q, args)
-}
-
-func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	st, err := c.SQLiteConn.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return &countingStmt{SQLiteStmt: st.(*sqlite3.SQLiteStmt), rec: c.rec, q: q}, nil
-}
-
-func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	c.rec.add("BEGIN")
-	tx, err := c.SQLiteConn.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return countingTx{tx, c.rec}, nil
-}
-
-type countingTx struct {
-	driver.Tx
-	rec *recorder
-}
-
-func (t countingTx) Commit() error   { t.rec.add("COMMIT"); return t.Tx.Commit() }
-func (t countingTx) Rollback() error { t.rec.add("ROLLBACK"); return t.Tx.Rollback() }
-
-type countingStmt struct {
-	*sqlite3.SQLiteStmt
-	rec *recorder
-	q   string
-}
-
-func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	s.rec.add(s.q)
-	return s.SQLiteStmt.ExecContext(ctx, args)
-}
-
-func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	s.rec.add(s.q)
-	return s.SQLiteStmt.QueryContext(ctx, args)
-}
+// kinds returns the first word of each statement, upper-cased.
+func kinds(stmts []string) []string { return testkit.Kinds(stmts) }
 
 // sqliteDSN is the DSN the README recommends for concurrent writers.
 func sqliteDSN(path string) string {
@@ -131,54 +42,20 @@ func sqliteDSN(path string) string {
 func openDB(t *testing.T) (*gorm.DB, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	sqlDB := sql.OpenDB(&countingConnector{
-		dsn: sqliteDSN(filepath.Join(t.TempDir(), "sessions.db")),
-		rec: rec,
-		drv: &sqlite3.SQLiteDriver{},
-	})
+	sqlDB := sql.OpenDB(testkit.Count(testkit.DSNConnector(&sqlite3.SQLiteDriver{},
+		sqliteDSN(filepath.Join(t.TempDir(), "sessions.db"))), rec))
 	t.Cleanup(func() { sqlDB.Close() })
 	db, err := gorm.Open(sqlite.Dialector{Conn: sqlDB}, &gorm.Config{Logger: logger.Discard})
 	require.NoError(t, err)
 	return db, rec
 }
 
-// clock is a settable time source for WithClock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type (
+	clock      = testkit.Clock
+	syncBuffer = testkit.SyncBuffer
+)
 
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+func newClock() *clock { return testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)) }
 
 // app is a Gin engine with the middleware, served over real HTTP.
 type app struct {
@@ -247,7 +124,7 @@ func newAppBehind(t *testing.T, db *gorm.DB, rec *recorder, outer gin.HandlerFun
 	setup(a.engine)
 	a.srv = httptest.NewServer(a.engine)
 	t.Cleanup(a.srv.Close)
-	rec.take()
+	rec.Take()
 	return a
 }
 
@@ -277,13 +154,13 @@ type response struct {
 // get requests path and returns the response with its body read.
 func (c *client) get(path string) response {
 	c.t.Helper()
-	c.a.rec.take()
+	c.a.rec.Take()
 	resp, err := c.hc.Get(c.a.srv.URL + path)
 	require.NoError(c.t, err)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(c.t, err)
 	resp.Body.Close()
-	return response{Response: resp, body: string(body), stmts: c.a.rec.take()}
+	return response{Response: resp, body: string(body), stmts: c.a.rec.Take()}
 }
 
 // cookie returns the session cookie the client holds, or "".
@@ -318,20 +195,8 @@ func (a *app) rows() []Model {
 	a.t.Helper()
 	var ms []Model
 	require.NoError(a.t, a.db.Table(a.store.cfg.tableName).Order("created_at").Find(&ms).Error)
-	a.rec.take()
+	a.rec.Take()
 	return ms
-}
-
-// kinds returns the first word of each statement, upper-cased.
-func kinds(stmts []string) []string {
-	out := make([]string, 0, len(stmts))
-	for _, s := range stmts {
-		f := strings.Fields(s)
-		if len(f) > 0 {
-			out = append(out, strings.ToUpper(f[0]))
-		}
-	}
-	return out
 }
 
 // basicRoutes are the routes most tests share.

@@ -27,25 +27,25 @@ func getWithCookieHeader(t *testing.T, a *app, path, header string) response {
 	req, err := http.NewRequest(http.MethodGet, a.srv.URL+path, nil)
 	require.NoError(t, err)
 	req.Header.Set("Cookie", header)
-	a.rec.take()
+	a.rec.Take()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	resp.Body.Close()
-	return response{Response: resp, body: string(body), stmts: a.rec.take()}
+	return response{Response: resp, body: string(body), stmts: a.rec.Take()}
 }
 
 // serveRaw serves one GET in-process with a Cookie header that no HTTP
 // client would send (control bytes, bytes that are not UTF-8).
 func serveRaw(a *app, path, header string) response {
-	a.rec.take()
+	a.rec.Take()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.Header.Set("Cookie", header)
 	w := httptest.NewRecorder()
 	a.engine.ServeHTTP(w, req)
 	resp := w.Result()
-	return response{Response: resp, body: w.Body.String(), stmts: a.rec.take()}
+	return response{Response: resp, body: w.Body.String(), stmts: a.rec.Take()}
 }
 
 // forgedTokens returns n well-formed tokens that name no session.

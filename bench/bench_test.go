@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"github.com/ginsession/ginsession/integration/sessiontest"
+	"github.com/ginsession/ginsession/internal/testkit"
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -28,10 +28,10 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // openDB opens a fresh SQLite file in WAL mode, counting statements at the
 // driver.
-func openDB(b *testing.B) (*gorm.DB, *sessiontest.Counter) {
-	counter := &sessiontest.Counter{Quiet: true}
+func openDB(b *testing.B) (*gorm.DB, *testkit.Counter) {
+	counter := &testkit.Counter{Quiet: true}
 	dsn := "file:" + filepath.Join(b.TempDir(), "bench.db") + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
-	sqlDB := sql.OpenDB(sessiontest.Count(sessiontest.DSNConnector(&sqlite3.SQLiteDriver{}, dsn), counter))
+	sqlDB := sql.OpenDB(testkit.Count(testkit.DSNConnector(&sqlite3.SQLiteDriver{}, dsn), counter))
 	b.Cleanup(func() { sqlDB.Close() })
 	db, err := gorm.Open(sqlite.Dialector{Conn: sqlDB}, &gorm.Config{Logger: logger.Discard})
 	if err != nil {
@@ -102,11 +102,11 @@ func BenchmarkRequest(b *testing.B) {
 	b.Run("scenario=untouched/lib=bare", func(b *testing.B) {
 		r := gin.New()
 		r.GET("/none", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
-		runScenario(b, r, scenarios[0], &sessiontest.Counter{})
+		runScenario(b, r, scenarios[0], &testkit.Counter{})
 	})
 }
 
-func runScenario(b *testing.B, r *gin.Engine, sc scenario, counter *sessiontest.Counter) {
+func runScenario(b *testing.B, r *gin.Engine, sc scenario, counter *testkit.Counter) {
 	base := httptest.NewRequest(http.MethodGet, sc.path, nil)
 	if sc.cookie && hasWrite(r) {
 		base.Header.Set("Cookie", newSession(b, r))

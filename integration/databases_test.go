@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ginsession/ginsession/integration/sessiontest"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -65,9 +66,9 @@ func gormOpen(t *testing.T, dialect func(*sql.DB) gorm.Dialector, sqlDB *sql.DB)
 func openSQLite(t *testing.T) sessiontest.Opener {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	return func(t *testing.T) sessiontest.DB {
-		c := &sessiontest.Counter{}
+		c := &testkit.Counter{}
 		dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
-		sqlDB := sql.OpenDB(sessiontest.Count(sessiontest.DSNConnector(&sqlite3.SQLiteDriver{}, dsn), c))
+		sqlDB := sql.OpenDB(testkit.Count(testkit.DSNConnector(&sqlite3.SQLiteDriver{}, dsn), c))
 		db := gormOpen(t, func(s *sql.DB) gorm.Dialector { return sqlite.Dialector{Conn: s} }, sqlDB)
 		return sessiontest.DB{DB: db, Counter: c}
 	}
@@ -77,8 +78,8 @@ func openPostgres(t *testing.T) sessiontest.Opener {
 	cfg, err := pgx.ParseConfig(dsn(t, postgresEnv))
 	require.NoError(t, err)
 	return func(t *testing.T) sessiontest.DB {
-		c := &sessiontest.Counter{}
-		sqlDB := sql.OpenDB(sessiontest.Count(stdlib.GetConnector(*cfg), c))
+		c := &testkit.Counter{}
+		sqlDB := sql.OpenDB(testkit.Count(stdlib.GetConnector(*cfg), c))
 		db := gormOpen(t, func(s *sql.DB) gorm.Dialector { return postgres.New(postgres.Config{Conn: s}) }, sqlDB)
 		return sessiontest.DB{DB: db, Counter: c}
 	}
@@ -88,10 +89,10 @@ func openMySQL(t *testing.T) sessiontest.Opener {
 	cfg, err := mysql.ParseDSN(dsn(t, mysqlEnv))
 	require.NoError(t, err)
 	return func(t *testing.T) sessiontest.DB {
-		c := &sessiontest.Counter{}
+		c := &testkit.Counter{}
 		connector, err := mysql.NewConnector(cfg)
 		require.NoError(t, err)
-		sqlDB := sql.OpenDB(sessiontest.Count(connector, c))
+		sqlDB := sql.OpenDB(testkit.Count(connector, c))
 		db := gormOpen(t, func(s *sql.DB) gorm.Dialector {
 			return gormmysql.New(gormmysql.Config{Conn: s})
 		}, sqlDB)

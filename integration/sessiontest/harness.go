@@ -5,7 +5,6 @@
 package sessiontest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsession/ginsession"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 )
@@ -29,8 +29,11 @@ import (
 // DB is one connection pool on the database under test.
 type DB struct {
 	*gorm.DB
-	Counter *Counter
+	Counter *testkit.Counter
 }
+
+// Kinds returns the first word of each statement, upper-cased.
+func Kinds(stmts []string) []string { return testkit.Kinds(stmts) }
 
 // An Opener opens a new connection pool on the database under test, with
 // every statement counted. Each call gives a new pool on the same database;
@@ -48,44 +51,14 @@ func freshTable(t *testing.T, db DB) string {
 }
 
 // Clock is a settable time source for ginsession.WithClock.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type Clock = testkit.Clock
 
 // NewClock starts a clock at a fixed instant with a sub-millisecond part.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+func NewClock() *Clock {
+	return testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC))
 }
 
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // app is one app server: a Gin engine with the middleware over real HTTP.
 type app struct {

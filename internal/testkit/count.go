@@ -1,4 +1,4 @@
-package sessiontest
+package testkit
 
 import (
 	"context"
@@ -191,7 +191,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
-	return nil, errors.New("sessiontest: driver statement lacks ExecContext")
+	return nil, errors.New("testkit: driver statement lacks ExecContext")
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -199,7 +199,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
-	return nil, errors.New("sessiontest: driver statement lacks QueryContext")
+	return nil, errors.New("testkit: driver statement lacks QueryContext")
 }
 
 func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
