@@ -71,7 +71,12 @@ func newRouter(db *gorm.DB, opts ...ginsession.Option) (*gin.Engine, error) {
 	r.Use(gin.Logger(), gin.Recovery())
 	r.Use(store.Handler())
 	r.SetHTMLTemplate(template.Must(template.New("").Funcs(template.FuncMap{
-		"ago": func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
+		"ago": func(t time.Time) string {
+			if d := time.Since(t).Round(time.Second); d >= time.Second {
+				return d.String() + " ago"
+			}
+			return "just now"
+		},
 	}).ParseFS(templates, "templates/*.html")))
 
 	d := devices{store: store}
