@@ -9,18 +9,25 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// gate lets a test hold a request after it has read its session, while
-// another request runs.
-type gate struct {
-	loaded  chan struct{}
-	proceed chan struct{}
-}
+type gate = testkit.Gate
 
-func newGate() *gate { return &gate{loaded: make(chan struct{}), proceed: make(chan struct{})} }
+func newGate() *gate { return testkit.NewGate() }
+
+// gated returns a handler that reads the session, holds on g, then does
+// then: a request the test can overlap with others.
+func gated(g *gate, then func(c *gin.Context, s *Session)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		s := Default(c)
+		_ = s.Keys()
+		g.Hold()
+		then(c, s)
+	}
+}
 
 // slowRoutes adds /slow-set to basicRoutes.
 func slowRoutes(g *gate) func(r *gin.Engine) {
@@ -33,36 +40,25 @@ func slowRoutes(g *gate) func(r *gin.Engine) {
 // slowSet adds /slow-set, which reads the session, waits for the test, then
 // sets k=v from its query.
 func slowSet(r *gin.Engine, g *gate) {
-	r.GET("/slow-set", func(c *gin.Context) {
-		s := Default(c)
-		_ = s.Keys()
-		g.loaded <- struct{}{}
-		<-g.proceed
+	r.GET("/slow-set", gated(g, func(c *gin.Context, s *Session) {
 		s.Set(c.Query("k"), c.Query("v"))
 		c.String(http.StatusOK, "slow done")
-	})
+	}))
 }
 
-// startSlow sends the slow request in the background; wait returns its
+// startSlow sends a gated request in the background; wait returns its
 // response once the test has let it proceed.
 func startSlow(cl *client, g *gate, path string) (wait func() response) {
-	done := make(chan response, 1)
-	go func() {
+	return testkit.Start(g, func() response {
 		resp, err := cl.hc.Get(cl.a.srv.URL + path)
 		if err != nil {
-			done <- response{body: err.Error()}
-			return
+			return response{body: err.Error()}
 		}
 		var b [256]byte
 		n, _ := resp.Body.Read(b[:])
 		resp.Body.Close()
-		done <- response{Response: resp, body: string(b[:n])}
-	}()
-	<-g.loaded
-	return func() response {
-		close(g.proceed)
-		return <-done
-	}
+		return response{Response: resp, body: string(b[:n])}
+	})
 }
 
 func TestConcurrentWritersOfDifferentKeysBothKeepTheirWrites(t *testing.T) {
@@ -168,18 +164,14 @@ func TestSaveReturnsInterruptionToTheHandler(t *testing.T) {
 	g := newGate()
 	a := newApp(t, func(r *gin.Engine) {
 		basicRoutes(r)
-		r.GET("/slow-save", func(c *gin.Context) {
-			s := Default(c)
-			_ = s.Keys()
-			g.loaded <- struct{}{}
-			<-g.proceed
+		r.GET("/slow-save", gated(g, func(c *gin.Context, s *Session) {
 			s.Set("k", "v")
 			if err := s.Save(); errors.Is(err, ErrSessionInterrupted) {
 				c.String(http.StatusOK, "please log in again")
 				return
 			}
 			c.String(http.StatusOK, "saved")
-		})
+		}))
 	})
 	cl := a.client()
 	cl.get("/set?user=alice")
@@ -200,13 +192,9 @@ func TestFlashesTakenAndAddedConcurrentlyAreBothApplied(t *testing.T) {
 			Default(c).AddFlash(c.Query("m"))
 			c.Status(http.StatusNoContent)
 		})
-		r.GET("/slow-show", func(c *gin.Context) {
-			s := Default(c)
-			_ = s.Keys()
-			g.loaded <- struct{}{}
-			<-g.proceed
+		r.GET("/slow-show", gated(g, func(c *gin.Context, s *Session) {
 			c.String(http.StatusOK, "%v", s.Flashes())
-		})
+		}))
 		r.GET("/show", func(c *gin.Context) { c.String(http.StatusOK, "%v", Default(c).Flashes()) })
 	})
 	cl := a.client()
@@ -280,12 +268,10 @@ func TestEndlessConflictGivesUpAfterBoundedRetries(t *testing.T) {
 func readGate(g *gate) func(r *gin.Engine) {
 	return func(r *gin.Engine) {
 		slowRoutes(g)(r)
-		r.GET("/slow-read", func(c *gin.Context) {
-			v, _ := Get[string](Default(c), "k")
-			g.loaded <- struct{}{}
-			<-g.proceed
+		r.GET("/slow-read", gated(g, func(c *gin.Context, s *Session) {
+			v, _ := Get[string](s, "k")
 			c.String(http.StatusOK, v)
-		})
+		}))
 	}
 }
 
@@ -309,14 +295,10 @@ func TestPlainSaveDoesNotUndoAConcurrentExpiryMove(t *testing.T) {
 	g := newGate()
 	a := newApp(t, func(r *gin.Engine) {
 		basicRoutes(r)
-		r.GET("/stream-then-set", func(c *gin.Context) {
-			s := Default(c)
-			_ = s.Keys()
-			g.loaded <- struct{}{}
-			<-g.proceed
+		r.GET("/stream-then-set", gated(g, func(c *gin.Context, s *Session) {
 			c.String(http.StatusOK, "streamed")
 			s.Set("late", "1") // after the headers: cannot move the expiry
-		})
+		}))
 	}, WithIdleTimeout(10*time.Hour))
 	cl := a.client()
 	cl.get("/set?k=v")
@@ -336,15 +318,11 @@ func TestSettingBackTheValueReadStillWinsWhenSavedLater(t *testing.T) {
 	g := newGate()
 	a := newApp(t, func(r *gin.Engine) {
 		basicRoutes(r)
-		r.GET("/slow-reset", func(c *gin.Context) {
-			s := Default(c)
-			_ = s.Keys()
-			g.loaded <- struct{}{}
-			<-g.proceed
+		r.GET("/slow-reset", gated(g, func(c *gin.Context, s *Session) {
 			s.Set("k", "1")     // what it read
 			s.Set("other", "x") // a change that makes it save
 			c.Status(http.StatusNoContent)
-		})
+		}))
 	})
 	cl := a.client()
 	cl.get("/set?k=1")

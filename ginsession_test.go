@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -641,23 +642,12 @@ func TestCookieHeaderForms(t *testing.T) {
 	}
 }
 
-// legacyModel is the table as the first version of the store created it.
-type legacyModel struct {
-	ID        string    `gorm:"primaryKey;size:64"`
-	Data      string    `gorm:"not null"`
-	UserID    string    `gorm:"size:255;not null;index"`
-	ExpiresAt time.Time `gorm:"not null;index"`
-	CreatedAt time.Time `gorm:"not null"`
-	UpdatedAt time.Time `gorm:"not null"`
-	Version   int64     `gorm:"not null"`
-}
-
 func TestMigrationUpgradesATableThatHoldsSessions(t *testing.T) {
 	db, rec := openDB(t)
-	require.NoError(t, db.Table(DefaultTableName).AutoMigrate(&legacyModel{}))
+	require.NoError(t, db.Table(DefaultTableName).AutoMigrate(&testkit.LegacyModel{}))
 	token, id := newToken()
 	now := time.Now().UTC()
-	require.NoError(t, db.Table(DefaultTableName).Create(&legacyModel{ID: id, Data: `{"values":{"k":"kept"}}`,
+	require.NoError(t, db.Table(DefaultTableName).Create(&testkit.LegacyModel{ID: id, Data: `{"values":{"k":"kept"}}`,
 		ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}).Error)
 
 	a := newAppOn(t, db, rec, basicRoutes)

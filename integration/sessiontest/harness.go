@@ -221,14 +221,9 @@ func routes(r *gin.Engine) {
 	})
 }
 
-// gate holds a request after it has read its session, while the test runs
-// another.
-type gate struct {
-	loaded  chan struct{}
-	proceed chan struct{}
-}
+type gate = testkit.Gate
 
-func newGate() *gate { return &gate{loaded: make(chan struct{}), proceed: make(chan struct{})} }
+func newGate() *gate { return testkit.NewGate() }
 
 // slowRoutes adds /slow-set to routes: it reads the session, waits for the
 // test, then sets k=v from its query.
@@ -238,8 +233,7 @@ func slowRoutes(g *gate) func(r *gin.Engine) {
 		r.GET("/slow-set", func(c *gin.Context) {
 			s := ginsession.Default(c)
 			_ = s.Keys()
-			g.loaded <- struct{}{}
-			<-g.proceed
+			g.Hold()
 			s.Set(c.Query("k"), c.Query("v"))
 			c.String(http.StatusOK, "slow done")
 		})
@@ -249,20 +243,13 @@ func slowRoutes(g *gate) func(r *gin.Engine) {
 // startSlow sends the slow request in the background and returns once it
 // has read its session; wait lets it go on and returns its response.
 func startSlow(c *client, a *app, g *gate, path string) (wait func() response) {
-	done := make(chan response, 1)
-	go func() {
+	return testkit.Start(g, func() response {
 		resp, err := c.hc.Get(a.srv.URL + path)
 		if err != nil {
-			done <- response{body: err.Error()}
-			return
+			return response{body: err.Error()}
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		done <- response{Response: resp, body: string(body)}
-	}()
-	<-g.loaded
-	return func() response {
-		close(g.proceed)
-		return <-done
-	}
+		return response{Response: resp, body: string(body)}
+	})
 }

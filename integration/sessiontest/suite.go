@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsession/ginsession"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -463,29 +464,17 @@ func testRevocation(t *testing.T, db DB) {
 	assert.Equal(t, "bob", bob.get(a, "/whoami").body)
 }
 
-// legacyModel is the session table as the first version of the store
-// created it, before last use, user agent and address were recorded.
-type legacyModel struct {
-	ID        string    `gorm:"primaryKey;size:64"`
-	Data      string    `gorm:"not null"`
-	UserID    string    `gorm:"size:255;not null;index"`
-	ExpiresAt time.Time `gorm:"not null;index"`
-	CreatedAt time.Time `gorm:"not null"`
-	UpdatedAt time.Time `gorm:"not null"`
-	Version   int64     `gorm:"not null"`
-}
-
 // testMigrationUpgrade starts a store on a table of the first version that
 // already holds a session: the table is upgraded and the session lives on.
 func testMigrationUpgrade(t *testing.T, db DB) {
 	table := freshTable(t, db)
-	require.NoError(t, db.Table(table).AutoMigrate(&legacyModel{}))
+	require.NoError(t, db.Table(table).AutoMigrate(&testkit.LegacyModel{}))
 	// A token whose SHA-256 is the row's ID, as the library makes them.
 	token := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	raw := make([]byte, 32)
 	sum := sha256.Sum256(raw)
 	now := time.Now().UTC()
-	require.NoError(t, db.Table(table).Create(&legacyModel{ID: hex.EncodeToString(sum[:]), Data: `{"values":{"k":"kept"}}`,
+	require.NoError(t, db.Table(table).Create(&testkit.LegacyModel{ID: hex.EncodeToString(sum[:]), Data: `{"values":{"k":"kept"}}`,
 		UserID: "alice", ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now, Version: 1}).Error)
 
 	a := newApp(t, db, table, nil, routes)
