@@ -27,8 +27,13 @@ var (
 	// the limit set by WithMaxSize.
 	ErrTooLarge = errors.New("ginsession: session data too large")
 
-	// ErrConflict means a save kept losing to concurrent writers of the same
-	// session and gave up after a bounded number of retries.
+	// ErrConflict means a statement kept losing to concurrent ones and gave
+	// up after a bounded number of attempts: saves of one session racing each
+	// other, or the database's own transient conflicts (deadlocks, lock wait
+	// timeouts, serialization failures at SERIALIZABLE, a Galera cluster's
+	// certification failures), each of which is retried with a jittered
+	// pause first. The default error handler answers 503 Service Unavailable
+	// with Retry-After: 1.
 	ErrConflict = errors.New("ginsession: too many concurrent writes to one session")
 
 	// ErrCookieNotSent means the session changed in a way that needs a new

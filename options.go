@@ -46,6 +46,7 @@ type config struct {
 	userAgent       bool
 	clientIP        bool
 	lastSeen        time.Duration // 0: as often as the expiry moves
+	gormCallbacks   bool
 }
 
 func defaultConfig() config {
@@ -166,8 +167,9 @@ func WithCodec(codec Codec) Option { return func(c *config) { c.codec = codec } 
 // WithErrorHandler sets what answers a request whose session failed to load
 // or save before the response headers went out. The handler should write a
 // response; whatever the route handler writes afterwards is discarded. The
-// default logs the error and answers 500 Internal Server Error, or 409
-// Conflict for ErrSessionInterrupted.
+// default logs the error and answers 500 Internal Server Error, 409
+// Conflict for ErrSessionInterrupted, or 503 Service Unavailable with
+// Retry-After: 1 for ErrConflict.
 func WithErrorHandler(h func(c *gin.Context, err error)) Option {
 	return func(c *config) { c.errorHandler = h }
 }
@@ -204,6 +206,14 @@ func WithRecordClientIP(record bool) Option { return func(c *config) { c.clientI
 // no extra write. A "your devices" page wants a few minutes.
 func WithLastSeenInterval(d time.Duration) Option { return func(c *config) { c.lastSeen = d } }
 
+// WithGORMCallbacks runs the store's statements through GORM's callbacks
+// even when the *gorm.DB has no plugins, for callbacks an application
+// registered by hand. Default false: the store takes that detour on its own
+// when db.Plugins is not empty (dbresolver, opentelemetry, prometheus, ...),
+// and otherwise runs its statements straight on the connection pool, which
+// costs less per request. Either way the GORM logger sees every statement.
+func WithGORMCallbacks(on bool) Option { return func(c *config) { c.gormCallbacks = on } }
+
 // WithClock sets the store's clock. Default time.Now. Tests use it to move
 // time forward; every expiry the store writes or compares comes from it.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
@@ -211,8 +221,13 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 func defaultErrorHandler(logger *slog.Logger) func(*gin.Context, error) {
 	return func(c *gin.Context, err error) {
 		status := http.StatusInternalServerError
-		if errors.Is(err, ErrSessionInterrupted) {
+		switch {
+		case errors.Is(err, ErrSessionInterrupted):
 			status = http.StatusConflict
+		case errors.Is(err, ErrConflict):
+			// Contention passes: the client may simply try again.
+			status = http.StatusServiceUnavailable
+			c.Header("Retry-After", "1")
 		}
 		logger.ErrorContext(c.Request.Context(), "session error",
 			"error", err, "method", c.Request.Method, "path", c.Request.URL.Path, "status", status)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,9 +20,9 @@ const cleanupBatch = 500
 // A Store keeps sessions in one table of a GORM database. It is safe for
 // concurrent use; create one per table at start-up and share it.
 type Store struct {
-	db    *gorm.DB
-	cfg   config
-	stmts statements
+	db  *gorm.DB
+	cfg config
+	run *runner
 	// jsonCodec is whether cfg.codec is JSONCodec, whose fast paths apply.
 	jsonCodec bool
 	// nextCleanup is when, in Unix nanoseconds of cfg.now, a request may next
@@ -52,7 +53,14 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 	}
 	st := &Store{db: db, cfg: cfg}
 	_, st.jsonCodec = cfg.codec.(JSONCodec)
-	if err := st.prepare(); err != nil {
+	causal, err := causalPrefix(context.Background(), db, cfg.logger)
+	if err != nil {
+		return nil, err
+	}
+	var table strings.Builder
+	db.Dialector.QuoteTo(&table, cfg.tableName)
+	viaGORM := len(db.Config.Plugins) > 0 || cfg.gormCallbacks
+	if st.run, err = newRunner(db, st.statements(table.String(), causal), viaGORM); err != nil {
 		return nil, err
 	}
 	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())
@@ -84,16 +92,7 @@ func (st *Store) Cleanup(ctx context.Context) (int64, error) {
 }
 
 func (st *Store) deleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	tx := st.table(ctx)
-	var res *gorm.DB
-	if st.db.Dialector.Name() == "mysql" {
-		// MySQL refuses LIMIT inside an IN subquery but allows it on DELETE.
-		res = tx.Where("expires_at <= ?", now).Limit(cleanupBatch).Delete(&Model{})
-	} else {
-		batch := st.table(ctx).Select("id").Where("expires_at <= ?", now).Limit(cleanupBatch)
-		res = tx.Where("id IN (?)", batch).Delete(&Model{})
-	}
-	return res.RowsAffected, res.Error
+	return st.run.exec(ctx, sDeleteExpired, now)
 }
 
 // maybeCleanup starts a background cleanup when the interval has passed.
@@ -118,10 +117,6 @@ func (st *Store) maybeCleanup() {
 		}
 		st.cfg.logger.Debug("session cleanup", "deleted", n)
 	}()
-}
-
-func (st *Store) table(ctx context.Context) *gorm.DB {
-	return st.db.WithContext(ctx).Table(st.cfg.tableName)
 }
 
 // expiry is when a session created at created and used at now dies: the

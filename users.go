@@ -2,6 +2,7 @@ package ginsession
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -44,21 +45,26 @@ func (st *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo
 	if userID == "" {
 		return nil, nil
 	}
-	var ms []Model
-	err := st.table(ctx).
-		Select("id", "user_id", "created_at", "last_seen_at", "expires_at", "user_agent", "client_ip").
-		Where("user_id = ? AND user_id <> '' AND expires_at > ?", userID, st.cfg.now().UTC()).
-		Order("created_at DESC").Limit(MaxUserSessions).Find(&ms).Error
+	var infos []SessionInfo
+	err := st.run.query(ctx, sUserSessions, []any{userID, st.cfg.now().UTC()}, func(rows *sql.Rows) (int64, error) {
+		infos = infos[:0]
+		for rows.Next() {
+			var info SessionInfo
+			var lastSeen sql.NullTime
+			if err := rows.Scan(&info.Handle, &info.UserID, &info.CreatedAt, &lastSeen, &info.ExpiresAt,
+				&info.UserAgent, &info.ClientIP); err != nil {
+				return int64(len(infos)), err
+			}
+			info.LastSeen = lastSeen.Time
+			if !lastSeen.Valid { // a row from before the column existed
+				info.LastSeen = info.CreatedAt
+			}
+			infos = append(infos, info)
+		}
+		return int64(len(infos)), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: list sessions of user: %w", ErrLoad, err)
-	}
-	infos := make([]SessionInfo, len(ms))
-	for i, m := range ms {
-		infos[i] = SessionInfo{Handle: m.ID, UserID: m.UserID, CreatedAt: m.CreatedAt, LastSeen: m.LastSeenAt.Time,
-			ExpiresAt: m.ExpiresAt, UserAgent: m.UserAgent, ClientIP: m.ClientIP}
-		if !m.LastSeenAt.Valid { // a row from before the column existed
-			infos[i].LastSeen = m.CreatedAt
-		}
 	}
 	return infos, nil
 }
@@ -87,11 +93,11 @@ func (st *Store) DestroyUserSession(ctx context.Context, userID, handle string) 
 	if userID == "" {
 		return false, nil
 	}
-	res := st.table(ctx).Where("id = ? AND user_id = ? AND user_id <> ''", handle, userID).Delete(&Model{})
-	if res.Error != nil {
-		return false, fmt.Errorf("%w: destroy a session of user: %w", ErrSave, res.Error)
+	n, err := st.run.exec(ctx, sDestroyUserSession, handle, userID)
+	if err != nil {
+		return false, fmt.Errorf("%w: destroy a session of user: %w", ErrSave, err)
 	}
-	return res.RowsAffected == 1, nil
+	return n == 1, nil
 }
 
 // DestroyUser deletes every session bound to userID (after a password
@@ -101,11 +107,11 @@ func (st *Store) DestroyUser(ctx context.Context, userID string) (int64, error) 
 	if userID == "" {
 		return 0, nil
 	}
-	res := st.table(ctx).Where("user_id = ? AND user_id <> ''", userID).Delete(&Model{})
-	if res.Error != nil {
-		return 0, fmt.Errorf("%w: destroy sessions of user: %w", ErrSave, res.Error)
+	n, err := st.run.exec(ctx, sDestroyUser, userID)
+	if err != nil {
+		return 0, fmt.Errorf("%w: destroy sessions of user: %w", ErrSave, err)
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }
 
 // Login binds the session to userID under a new ID: RenewID and SetUserID
@@ -147,9 +153,9 @@ func (s *Session) DestroyOthers() (int64, error) {
 	}
 	ctx, cancel := s.writeContext()
 	defer cancel()
-	res := s.store.table(ctx).Where("user_id = ? AND user_id <> '' AND id <> ?", s.userID, s.id).Delete(&Model{})
-	if res.Error != nil {
-		return 0, fmt.Errorf("%w: destroy the user's other sessions: %w", ErrSave, res.Error)
+	n, err := s.store.run.exec(ctx, sDestroyOthers, s.userID, s.id)
+	if err != nil {
+		return 0, fmt.Errorf("%w: destroy the user's other sessions: %w", ErrSave, err)
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }

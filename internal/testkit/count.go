@@ -43,11 +43,21 @@ func (c *Counter) Take() []string {
 	return s
 }
 
-// Kinds returns the first word of each statement, upper-cased.
+// Kinds returns the first word of each statement, upper-cased; for MariaDB's
+// "SET STATEMENT var=value FOR statement", the first word of statement.
 func Kinds(stmts []string) []string {
 	out := make([]string, 0, len(stmts))
 	for _, s := range stmts {
-		if f := strings.Fields(s); len(f) > 0 {
+		f := strings.Fields(s)
+		if len(f) > 1 && strings.EqualFold(f[0], "SET") && strings.EqualFold(f[1], "STATEMENT") {
+			for i, w := range f {
+				if strings.EqualFold(w, "FOR") && i+1 < len(f) {
+					f = f[i+1:]
+					break
+				}
+			}
+		}
+		if len(f) > 0 {
 			out = append(out, strings.ToUpper(f[0]))
 		}
 	}

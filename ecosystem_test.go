@@ -1,0 +1,212 @@
+package ginsession
+
+import (
+	"bytes"
+	"context"
+	"log"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// traceLogger is a GORM logger that keeps every statement it is told of.
+type traceLogger struct {
+	logger.Interface
+	mu    sync.Mutex
+	calls []traced
+}
+
+type traced struct {
+	sql  string
+	rows int64
+	err  error
+}
+
+func (l *traceLogger) LogMode(logger.LogLevel) logger.Interface { return l }
+
+func (l *traceLogger) Trace(_ context.Context, _ time.Time, fc func() (string, int64), err error) {
+	sql, rows := fc()
+	l.mu.Lock()
+	l.calls = append(l.calls, traced{sql, rows, err})
+	l.mu.Unlock()
+}
+
+func (l *traceLogger) take() []traced {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.calls
+	l.calls = nil
+	return c
+}
+
+func TestGORMLoggerSeesEveryStatementWithValuesAndRows(t *testing.T) {
+	db, rec := openDB(t)
+	tl := &traceLogger{Interface: logger.Discard}
+	db = db.Session(&gorm.Session{Logger: tl})
+	a := newAppOn(t, db, rec, basicRoutes)
+	cl := a.client()
+	tl.take() // the migration's
+
+	cl.get("/set?k=v")
+	calls := tl.take()
+	require.Len(t, calls, 1)
+	assert.True(t, strings.HasPrefix(calls[0].sql, "INSERT INTO `gin_sessions`"), calls[0].sql)
+	assert.Contains(t, calls[0].sql, `""values"":{""k"":""v""}`, "with its values, as GORM logs them")
+	assert.Equal(t, int64(1), calls[0].rows)
+
+	cl.get("/get?k=k")
+	calls = tl.take()
+	require.Len(t, calls, 1)
+	assert.True(t, strings.HasPrefix(calls[0].sql, "SELECT data, user_id, expires_at, version FROM `gin_sessions`"), calls[0].sql)
+	assert.Equal(t, int64(1), calls[0].rows)
+
+	newClient := a.client()
+	newClient.setCookie(cl.cookie()[:42] + "A") // well-formed, unknown
+	newClient.get("/get?k=k")
+	calls = tl.take()
+	require.Len(t, calls, 1)
+	assert.Equal(t, int64(0), calls[0].rows, "an unknown ID reads no row")
+
+	cl.get("/destroy")
+	calls = tl.take()
+	require.Len(t, calls, 1)
+	assert.True(t, strings.HasPrefix(calls[0].sql, "DELETE FROM `gin_sessions`"), calls[0].sql)
+
+	n, err := a.store.Cleanup(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Len(t, tl.take(), 1, "Cleanup's batch too")
+}
+
+func TestGORMLoggerWarnsOfSlowSessionStatementsAtTheAppsLevel(t *testing.T) {
+	for _, tc := range []struct {
+		level logger.LogLevel
+		want  bool
+	}{{logger.Warn, true}, {logger.Error, false}, {logger.Silent, false}} {
+		db, rec := openDB(t)
+		var buf bytes.Buffer
+		var mu sync.Mutex
+		gl := logger.New(log.New(lockedWriter{&mu, &buf}, "", 0), logger.Config{SlowThreshold: time.Nanosecond, LogLevel: tc.level})
+		a := newAppOn(t, db.Session(&gorm.Session{Logger: gl}), rec, basicRoutes)
+		cl := a.client()
+		cl.get("/set?k=v")
+		mu.Lock()
+		buf.Reset()
+		mu.Unlock()
+		require.Equal(t, "v", cl.get("/get?k=k").body)
+		mu.Lock()
+		out := buf.String()
+		mu.Unlock()
+		assert.Equal(t, tc.want, strings.Contains(out, "SLOW SQL") && strings.Contains(out, "gin_sessions"),
+			"level %d: %q", tc.level, out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// spyPlugin is a GORM plugin that records what reaches the row and raw
+// callbacks, as dbresolver and opentelemetry hook in.
+type spyPlugin struct {
+	mu    sync.Mutex
+	sqls  []string
+	write []bool // whether dbresolver would send it to the sources
+}
+
+func (p *spyPlugin) Name() string { return "spy" }
+
+func (p *spyPlugin) Initialize(db *gorm.DB) error {
+	record := func(db *gorm.DB) {
+		_, write := db.Statement.Settings.Load(gormWrite)
+		p.mu.Lock()
+		p.sqls = append(p.sqls, db.Statement.SQL.String())
+		p.write = append(p.write, write)
+		p.mu.Unlock()
+	}
+	if err := db.Callback().Row().After("gorm:row").Register("spy:row", record); err != nil {
+		return err
+	}
+	return db.Callback().Raw().After("gorm:raw").Register("spy:raw", record)
+}
+
+func (p *spyPlugin) take() ([]string, []bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, w := p.sqls, p.write
+	p.sqls, p.write = nil, nil
+	return s, w
+}
+
+func TestPluginsSeeTheStoresStatementsAsWrites(t *testing.T) {
+	db, rec := openDB(t)
+	spy := &spyPlugin{}
+	require.NoError(t, db.Use(spy))
+	a := newAppOn(t, db, rec, basicRoutes)
+	cl := a.client()
+	spy.take()
+
+	var ran []string
+	ran = append(ran, cl.get("/set?k=v").stmts...)
+	resp := cl.get("/get?k=k")
+	assert.Equal(t, "v", resp.body)
+	ran = append(ran, resp.stmts...)
+	// A second cookie of the session's name: the lookup of several IDs.
+	resp = getWithCookieHeader(t, a, "/get?k=k", "session_id="+cl.cookie()[:42]+"A; session_id="+cl.cookie())
+	assert.Equal(t, "v", resp.body)
+	ran = append(ran, resp.stmts...)
+	ran = append(ran, cl.get("/destroy").stmts...)
+
+	sqls, writes := spy.take()
+	assert.Equal(t, []string{"INSERT", "SELECT", "SELECT", "DELETE"}, kinds(sqls))
+	assert.Equal(t, []bool{true, true, true, true}, writes, "dbresolver would use the sources for each")
+	assert.Equal(t, kinds(sqls), kinds(ran), "and each ran once")
+	assert.Contains(t, sqls[2], "id IN (")
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode)
+}
+
+func TestStoreTakesGORMCallbacksWhenAsked(t *testing.T) {
+	db, rec := openDB(t)
+	var mu sync.Mutex
+	var seen []string
+	require.NoError(t, db.Callback().Row().After("gorm:row").Register("app:row", func(db *gorm.DB) {
+		mu.Lock()
+		seen = append(seen, db.Statement.SQL.String())
+		mu.Unlock()
+	}))
+	lean := newAppOn(t, db, rec, basicRoutes)
+	mu.Lock()
+	seen = nil // the migration's
+	mu.Unlock()
+	cl := lean.client()
+	cl.get("/set?k=v")
+	cl.get("/get?k=k")
+	mu.Lock()
+	assert.Empty(t, seen, "no plugin: the lean path")
+	mu.Unlock()
+
+	detour := newAppOn(t, db, rec, basicRoutes, WithGORMCallbacks(true))
+	mu.Lock()
+	seen = nil
+	mu.Unlock()
+	cl = detour.client()
+	cl.get("/set?k=v")
+	assert.Equal(t, "v", cl.get("/get?k=k").body)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"SELECT"}, kinds(seen))
+}

@@ -1,0 +1,250 @@
+package ginsession
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// A runner runs the store's statements. It picks, once, the cheapest way
+// that respects how the application set up its database:
+//
+//   - Through GORM (Raw and Exec, so callbacks run) when the *gorm.DB has
+//     plugins (dbresolver, opentelemetry, ...) or WithGORMCallbacks asks:
+//     they then see every statement, and dbresolver sends each one to the
+//     sources, never a replica that may lag behind a login.
+//   - Otherwise straight on the connection pool, without GORM's statement
+//     builder, which costs more per request than the queries themselves; the
+//     app's GORM logger still gets every statement.
+//
+// On the lean path, statements are prepared and held per connection on
+// SQLite and MySQL, where that saves a round trip or a parse. On PostgreSQL
+// they are not: pgx caches prepared statements itself unless the DSN's exec
+// mode says otherwise (as it must behind PgBouncer in transaction mode), and
+// that choice is the application's. With gorm.Config.PrepareStmt, GORM's own
+// statement cache does the preparing.
+type runner struct {
+	db      *gorm.DB
+	pool    gorm.ConnPool
+	sqlDB   *sql.DB // where statements are prepared; nil: never prepare
+	viaGORM bool
+	texts   [numStmts]string // with ? placeholders
+	bind    func(string) string
+	cur     atomic.Pointer[generation]
+	mu      sync.Mutex // serializes refresh
+}
+
+// A generation is the statements' text and prepared statements until the
+// database invalidates them (an ALTER TABLE, a pooler that lost them). The
+// next generation's text differs by a comment, so that every cache keyed by
+// text, pgx's and GORM's included, prepares it afresh on every connection.
+type generation struct {
+	n     int
+	text  [numStmts]string // as sent: the dialect's placeholders on the lean path
+	stmts [numStmts]lazyStmt
+}
+
+// lazyStmt is prepared on first use; a failed prepare is tried again next
+// time rather than remembered, so a passing outage breaks nothing for good.
+type lazyStmt struct {
+	mu   sync.Mutex
+	stmt atomic.Pointer[sql.Stmt]
+}
+
+// gormWrite is the setting by which gorm.io/plugin/dbresolver sends a
+// statement to the sources: dbresolver.Write sets it, and so does the
+// runner, without importing the plugin.
+const gormWrite = "gorm:db_resolver:write"
+
+func newRunner(db *gorm.DB, texts [numStmts]string, viaGORM bool) (*runner, error) {
+	r := &runner{db: db, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM}
+	r.bind = func(q string) string { return bindVars(db, q) }
+	if _, gormPrepares := r.pool.(*gorm.PreparedStmtDB); !gormPrepares && !viaGORM && db.Dialector.Name() != "postgres" {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, fmt.Errorf("ginsession: the *gorm.DB has no database/sql pool: %w", err)
+		}
+		r.sqlDB = sqlDB
+	}
+	r.cur.Store(r.generation(0))
+	return r, nil
+}
+
+func (r *runner) generation(n int) *generation {
+	g := &generation{n: n}
+	for i, q := range r.texts {
+		if !r.viaGORM {
+			q = r.bind(q) // GORM binds on its own path
+		}
+		if n > 0 {
+			q += " /* ginsession:" + strconv.Itoa(n) + " */"
+		}
+		g.text[i] = q
+	}
+	return g
+}
+
+// refresh replaces generation g, unless another call did so already, and
+// closes g's prepared statements (statements in use finish first).
+func (r *runner) refresh(g *generation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur.Load() != g {
+		return
+	}
+	r.cur.Store(r.generation(g.n + 1))
+	for i := range g.stmts {
+		if st := g.stmts[i].stmt.Load(); st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+// bindVars rewrites ? placeholders as the dialect wants them ($1 for
+// PostgreSQL, @p1 for SQL Server, ...).
+func bindVars(db *gorm.DB, query string) string {
+	var b strings.Builder
+	stmt := &gorm.Statement{DB: db}
+	for _, r := range query {
+		if r == '?' {
+			stmt.Vars = append(stmt.Vars, nil)
+			db.Dialector.BindVarTo(&b, stmt, nil)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// query runs statement id and hands its rows to scan, which returns how many
+// it read; scan may run more than once, on fresh rows each time, when the
+// statement is retried.
+func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sql.Rows) (int64, error)) error {
+	_, err := r.retry(ctx, id, args, func(g *generation) (int64, error) {
+		rows, err := r.rows(ctx, g, id, args)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		n, err := scan(rows)
+		if err != nil {
+			return n, err
+		}
+		if err := rows.Close(); err != nil {
+			return n, err
+		}
+		return n, rows.Err()
+	})
+	return err
+}
+
+// exec runs statement id and returns how many rows it changed.
+func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error) {
+	return r.retry(ctx, id, args, func(g *generation) (int64, error) {
+		if r.viaGORM {
+			res := r.db.WithContext(ctx).Set(gormWrite, true).Exec(g.text[id], args...)
+			return res.RowsAffected, res.Error
+		}
+		var res sql.Result
+		var err error
+		if r.sqlDB != nil {
+			var st *sql.Stmt
+			if st, err = g.prepared(ctx, r.sqlDB, id); err == nil {
+				res, err = st.ExecContext(ctx, args...)
+			}
+		} else {
+			res, err = r.pool.ExecContext(ctx, g.text[id], args...)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	})
+}
+
+func (r *runner) rows(ctx context.Context, g *generation, id stmtID, args []any) (*sql.Rows, error) {
+	switch {
+	case r.viaGORM:
+		return r.db.WithContext(ctx).Set(gormWrite, true).Raw(g.text[id], args...).Rows()
+	case r.sqlDB != nil:
+		st, err := g.prepared(ctx, r.sqlDB, id)
+		if err != nil {
+			return nil, err
+		}
+		return st.QueryContext(ctx, args...)
+	default:
+		return r.pool.QueryContext(ctx, g.text[id], args...)
+	}
+}
+
+// prepared returns statement id of g, prepared on first use.
+func (g *generation) prepared(ctx context.Context, db *sql.DB, id stmtID) (*sql.Stmt, error) {
+	l := &g.stmts[id]
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, g.text[id])
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", g.text[id], err)
+	}
+	l.stmt.Store(st)
+	return st, nil
+}
+
+// retry runs op until it succeeds or fails for good. A statement that the
+// database invalidated is prepared afresh at once; a transient conflict
+// (a deadlock, a serialization failure, a cluster's certification failure)
+// is tried again after a jittered pause, at most maxAttempts times, and then
+// reported as ErrConflict. Every statement is safe to repeat: each is one
+// implicit transaction, and a conflict means it did not commit.
+func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(*generation) (int64, error)) (int64, error) {
+	refreshes := 0
+	for attempt := 1; ; attempt++ {
+		g := r.cur.Load()
+		begin := time.Now()
+		n, err := op(g)
+		if !r.viaGORM { // GORM logs its own path
+			r.trace(ctx, begin, g.text[id], args, n, err)
+		}
+		switch classify(err) {
+		case errNone:
+			return n, nil
+		case errStale:
+			if refreshes < 2 {
+				refreshes++
+				attempt--
+				r.refresh(g)
+				continue
+			}
+		case errTransient:
+			if attempt == maxAttempts {
+				return n, fmt.Errorf("%w: gave up after %d attempts: %w", ErrConflict, attempt, err)
+			}
+			if werr := backoff(ctx, attempt); werr != nil {
+				return n, err
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+// trace tells the app's GORM logger about a statement, as GORM would: its
+// level decides what is printed (slow statements, errors, or everything).
+func (r *runner) trace(ctx context.Context, begin time.Time, text string, args []any, n int64, err error) {
+	r.db.Logger.Trace(ctx, begin, func() (string, int64) {
+		return r.db.Dialector.Explain(text, args...), n
+	}, err)
+}
