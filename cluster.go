@@ -25,7 +25,7 @@ func causalPrefix(ctx context.Context, db *gorm.DB, logger *slog.Logger) (string
 	if db.Dialector.Name() != "mysql" {
 		return "", nil
 	}
-	rows, err := db.WithContext(ctx).Raw("SHOW VARIABLES WHERE Variable_name IN ('version', 'wsrep_on')").Rows()
+	rows, err := db.WithContext(ctx).Set(gormWrite, true).Raw("SHOW VARIABLES WHERE Variable_name IN ('version', 'wsrep_on')").Rows()
 	if err != nil {
 		return "", fmt.Errorf("ginsession: ask the server whether it is a Galera node: %w", err)
 	}

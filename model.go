@@ -72,7 +72,9 @@ func migrate(db *gorm.DB, table string) error {
 	}
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		if err = db.Table(table).AutoMigrate(model); err == nil {
+		// Marked as a write so that dbresolver asks the sources whether the
+		// table is there, not a replica.
+		if err = db.Set(gormWrite, true).Table(table).AutoMigrate(model); err == nil {
 			return nil
 		}
 		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)

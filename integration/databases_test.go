@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,10 +24,15 @@ import (
 )
 
 // The servers' DSNs; .ci/databases prints them. Without one, that
-// database's tests skip, except in CI.
+// topology's tests skip, except in CI.
 const (
-	postgresEnv = "GINSESSION_POSTGRES_DSN"
-	mysqlEnv    = "GINSESSION_MYSQL_DSN"
+	postgresEnv        = "GINSESSION_POSTGRES_DSN"
+	serializableEnv    = "GINSESSION_POSTGRES_SERIALIZABLE_DSN"
+	pgbouncerSimpleEnv = "GINSESSION_PGBOUNCER_SIMPLE_DSN"
+	pgbouncerExecEnv   = "GINSESSION_PGBOUNCER_EXEC_DSN"
+	mysqlEnv           = "GINSESSION_MYSQL_DSN"
+	// galeraEnv lists one DSN per node, comma-separated.
+	galeraEnv = "GINSESSION_GALERA_DSNS"
 )
 
 // loadDuration is how long each database's load test runs.
@@ -36,22 +43,38 @@ type database struct {
 	open func(t *testing.T) sessiontest.Opener
 }
 
+// databases are the topologies the suites run on: each app instance of a
+// multi-node engine gets a node of its own.
 var databases = []database{
 	{"SQLite", openSQLite},
-	{"PostgreSQL", openPostgres},
-	{"MariaDB", openMySQL},
+	{"PostgreSQL", openPostgres(postgresEnv)},
+	{"PostgreSQL-serializable", openPostgres(serializableEnv)},
+	{"PgBouncer-simple_protocol", openPostgres(pgbouncerSimpleEnv)},
+	{"PgBouncer-exec", openPostgres(pgbouncerExecEnv)},
+	{"MariaDB", openMySQL(mysqlEnv)},
+	{"Galera", openMySQL(galeraEnv)},
 }
 
-// dsn returns the DSN in env, or skips t with a note on how to set it.
-func dsn(t *testing.T, env string) string {
+// dsns returns the DSNs in env (a comma-separated list for a cluster), or
+// skips t with a note on how to set them.
+func dsns(t *testing.T, env string) []string {
 	v := os.Getenv(env)
 	if v == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is not set: CI must run every database", env)
 		}
-		t.Skipf("set %s to run against that server; `eval \"$(.ci/databases start /tmp/gsdb)\"` from the repository root starts one", env)
+		t.Skipf("set %s to run against that server; `eval \"$(.ci/databases start /tmp/gsdb)\"` from the repository root starts them all", env)
 	}
-	return v
+	return strings.Split(v, ",")
+}
+
+// dsn returns the single DSN in env, or skips t.
+func dsn(t *testing.T, env string) string { return dsns(t, env)[0] }
+
+// roundRobin returns the index of the node for each new pool: 0, 1, 2, 0, ...
+func roundRobin(n int) func() int {
+	var next atomic.Int64
+	return func() int { return int(next.Add(1)-1) % n }
 }
 
 func gormOpen(t *testing.T, dialect func(*sql.DB) gorm.Dialector, sqlDB *sql.DB) *gorm.DB {
@@ -74,29 +97,43 @@ func openSQLite(t *testing.T) sessiontest.Opener {
 	}
 }
 
-func openPostgres(t *testing.T) sessiontest.Opener {
-	cfg, err := pgx.ParseConfig(dsn(t, postgresEnv))
-	require.NoError(t, err)
-	return func(t *testing.T) sessiontest.DB {
-		c := &testkit.Counter{}
-		sqlDB := sql.OpenDB(testkit.Count(stdlib.GetConnector(*cfg), c))
-		db := gormOpen(t, func(s *sql.DB) gorm.Dialector { return postgres.New(postgres.Config{Conn: s}) }, sqlDB)
-		return sessiontest.DB{DB: db, Counter: c}
+func openPostgres(env string) func(t *testing.T) sessiontest.Opener {
+	return func(t *testing.T) sessiontest.Opener {
+		var cfgs []*pgx.ConnConfig
+		for _, d := range dsns(t, env) {
+			cfg, err := pgx.ParseConfig(d)
+			require.NoError(t, err)
+			cfgs = append(cfgs, cfg)
+		}
+		node := roundRobin(len(cfgs))
+		return func(t *testing.T) sessiontest.DB {
+			c := &testkit.Counter{}
+			sqlDB := sql.OpenDB(testkit.Count(stdlib.GetConnector(*cfgs[node()]), c))
+			db := gormOpen(t, func(s *sql.DB) gorm.Dialector { return postgres.New(postgres.Config{Conn: s}) }, sqlDB)
+			return sessiontest.DB{DB: db, Counter: c}
+		}
 	}
 }
 
-func openMySQL(t *testing.T) sessiontest.Opener {
-	cfg, err := mysql.ParseDSN(dsn(t, mysqlEnv))
-	require.NoError(t, err)
-	return func(t *testing.T) sessiontest.DB {
-		c := &testkit.Counter{}
-		connector, err := mysql.NewConnector(cfg)
-		require.NoError(t, err)
-		sqlDB := sql.OpenDB(testkit.Count(connector, c))
-		db := gormOpen(t, func(s *sql.DB) gorm.Dialector {
-			return gormmysql.New(gormmysql.Config{Conn: s})
-		}, sqlDB)
-		return sessiontest.DB{DB: db, Counter: c}
+func openMySQL(env string) func(t *testing.T) sessiontest.Opener {
+	return func(t *testing.T) sessiontest.Opener {
+		var cfgs []*mysql.Config
+		for _, d := range dsns(t, env) {
+			cfg, err := mysql.ParseDSN(d)
+			require.NoError(t, err)
+			cfgs = append(cfgs, cfg)
+		}
+		node := roundRobin(len(cfgs))
+		return func(t *testing.T) sessiontest.DB {
+			c := &testkit.Counter{}
+			connector, err := mysql.NewConnector(cfgs[node()])
+			require.NoError(t, err)
+			sqlDB := sql.OpenDB(testkit.Count(connector, c))
+			db := gormOpen(t, func(s *sql.DB) gorm.Dialector {
+				return gormmysql.New(gormmysql.Config{Conn: s})
+			}, sqlDB)
+			return sessiontest.DB{DB: db, Counter: c}
+		}
 	}
 }
 
@@ -118,5 +155,86 @@ func TestLoad(t *testing.T) {
 	}
 	for _, d := range databases {
 		t.Run(d.name, func(t *testing.T) { sessiontest.RunLoad(t, d.open(t), 64, loadDuration) })
+	}
+}
+
+// alters are schema changes a rolling deploy or a DBA makes on the session
+// table during traffic: a column's type changed (which invalidates
+// PostgreSQL's cached plans), a column added.
+var alters = map[string][]string{
+	"sqlite": {"ALTER TABLE %s ADD COLUMN note TEXT"},
+	"postgres": {
+		"ALTER TABLE %s ALTER COLUMN user_id TYPE varchar(512)",
+		"ALTER TABLE %s ADD COLUMN note text",
+		"ALTER TABLE %s ALTER COLUMN user_agent TYPE varchar(600)",
+	},
+	"mysql": {
+		"ALTER TABLE %s MODIFY user_id VARBINARY(512) NOT NULL",
+		"ALTER TABLE %s ADD COLUMN note TEXT NULL",
+		"ALTER TABLE %s MODIFY user_agent VARCHAR(600) NOT NULL DEFAULT ''",
+	},
+}
+
+func TestSchemaChangeDuringTraffic(t *testing.T) {
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) {
+			open := d.open(t)
+			dialect := open(t).Dialector.Name()
+			sessiontest.RunSchemaChange(t, open, alters[dialect])
+		})
+	}
+}
+
+// TestReplicaRouting gives the database a dbresolver replica that holds the
+// session table and none of its rows.
+func TestReplicaRouting(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		replica := openSQLite(t)(t)
+		sessiontest.RunReplicaRouting(t, openSQLite(t), replica)
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		open := openPostgres(postgresEnv)(t)
+		sessiontest.RunReplicaRouting(t, open, postgresReplica(t, open(t)))
+	})
+	t.Run("MariaDB", func(t *testing.T) {
+		open := openMySQL(mysqlEnv)(t)
+		sessiontest.RunReplicaRouting(t, open, mysqlReplica(t, open(t)))
+	})
+}
+
+// postgresReplica creates a database of its own on db's server, dropped
+// when t ends, and opens it.
+func postgresReplica(t *testing.T, db sessiontest.DB) sessiontest.DB {
+	name := "replica_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))
+	require.NoError(t, db.Exec("DROP DATABASE IF EXISTS "+name+" WITH (FORCE)").Error)
+	require.NoError(t, db.Exec("CREATE DATABASE "+name).Error)
+	t.Cleanup(func() { db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	cfg, err := pgx.ParseConfig(dsn(t, postgresEnv))
+	require.NoError(t, err)
+	cfg.Database = name
+	c := &testkit.Counter{}
+	sqlDB := sql.OpenDB(testkit.Count(stdlib.GetConnector(*cfg), c))
+	return sessiontest.DB{DB: gormOpen(t, func(s *sql.DB) gorm.Dialector { return postgres.New(postgres.Config{Conn: s}) }, sqlDB), Counter: c}
+}
+
+// mysqlReplica is postgresReplica for MariaDB.
+func mysqlReplica(t *testing.T, db sessiontest.DB) sessiontest.DB {
+	name := "replica_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))
+	require.NoError(t, db.Exec("DROP DATABASE IF EXISTS "+name).Error)
+	require.NoError(t, db.Exec("CREATE DATABASE "+name).Error)
+	t.Cleanup(func() { db.Exec("DROP DATABASE IF EXISTS " + name) })
+	cfg, err := mysql.ParseDSN(dsn(t, mysqlEnv))
+	require.NoError(t, err)
+	cfg.DBName = name
+	connector, err := mysql.NewConnector(cfg)
+	require.NoError(t, err)
+	c := &testkit.Counter{}
+	sqlDB := sql.OpenDB(testkit.Count(connector, c))
+	return sessiontest.DB{DB: gormOpen(t, func(s *sql.DB) gorm.Dialector { return gormmysql.New(gormmysql.Config{Conn: s}) }, sqlDB), Counter: c}
+}
+
+func TestTracing(t *testing.T) {
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) { sessiontest.RunTracing(t, d.open(t)) })
 	}
 }

@@ -253,3 +253,24 @@ func startSlow(c *client, a *app, g *gate, path string) (wait func() response) {
 		return response{Response: resp, body: string(body)}
 	})
 }
+
+// getWithCookies requests path from app a with a Cookie header naming each
+// of tokens, as a browser that holds several cookies of the session's name
+// (one planted by a sibling subdomain) sends them.
+func (c *client) getWithCookies(a *app, path string, tokens ...string) response {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, a.srv.URL+path, nil)
+	require.NoError(c.t, err)
+	var parts []string
+	for _, tok := range tokens {
+		parts = append(parts, ginsession.DefaultCookieName+"="+tok)
+	}
+	req.Header.Set("Cookie", strings.Join(parts, "; "))
+	a.db.Counter.Take()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	resp.Body.Close()
+	return response{Response: resp, body: string(body), stmts: a.db.Counter.Take()}
+}

@@ -392,6 +392,14 @@ func userRoutes(a **app) func(r *gin.Engine) {
 		})
 		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, ginsession.Default(c).UserID()) })
 		r.GET("/handle", func(c *gin.Context) { c.String(http.StatusOK, ginsession.Default(c).Handle()) })
+		r.GET("/devices", func(c *gin.Context) {
+			infos, err := (*a).store.UserSessions(c, ginsession.Default(c).UserID())
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.String(http.StatusOK, "%d", len(infos))
+		})
 		r.GET("/signout-others", func(c *gin.Context) {
 			n, err := ginsession.Default(c).DestroyOthers()
 			if err != nil {
