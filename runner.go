@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ import (
 // statement cache does the preparing.
 type runner struct {
 	db      *gorm.DB
+	logger  *slog.Logger
 	pool    gorm.ConnPool
 	sqlDB   *sql.DB // where statements are prepared; nil: never prepare
 	viaGORM bool
@@ -63,8 +65,8 @@ type lazyStmt struct {
 // runner, without importing the plugin.
 const gormWrite = "gorm:db_resolver:write"
 
-func newRunner(db *gorm.DB, texts [numStmts]string, viaGORM bool) (*runner, error) {
-	r := &runner{db: db, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM}
+func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM bool) (*runner, error) {
+	r := &runner{db: db, logger: logger, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM}
 	r.bind = func(q string) string { return bindVars(db, q) }
 	if _, gormPrepares := r.pool.(*gorm.PreparedStmtDB); !gormPrepares && !viaGORM && db.Dialector.Name() != "postgres" {
 		sqlDB, err := db.DB()
@@ -225,6 +227,7 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(*gene
 			if refreshes < 2 {
 				refreshes++
 				attempt--
+				r.logger.InfoContext(ctx, "the database invalidated the session statements; preparing them afresh", "error", err)
 				r.refresh(g)
 				continue
 			}
@@ -232,6 +235,7 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(*gene
 			if attempt == maxAttempts {
 				return n, fmt.Errorf("%w: gave up after %d attempts: %w", ErrConflict, attempt, err)
 			}
+			r.logger.DebugContext(ctx, "statement met a transient conflict; trying again", "attempt", attempt, "error", err)
 			if werr := backoff(ctx, attempt); werr != nil {
 				return n, err
 			}

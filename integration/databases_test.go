@@ -77,8 +77,16 @@ func roundRobin(n int) func() int {
 	return func() int { return int(next.Add(1)-1) % n }
 }
 
+// poolSize is each app instance's connection pool, open and idle alike,
+// as README.md advises: database/sql keeps only 2 idle connections by
+// default, and a server like PostgreSQL then forks a backend for most
+// requests under load.
+const poolSize = 32
+
 func gormOpen(t *testing.T, dialect func(*sql.DB) gorm.Dialector, sqlDB *sql.DB) *gorm.DB {
 	t.Cleanup(func() { sqlDB.Close() })
+	sqlDB.SetMaxOpenConns(poolSize)
+	sqlDB.SetMaxIdleConns(poolSize)
 	db, err := gorm.Open(dialect(sqlDB), &gorm.Config{Logger: logger.Discard})
 	require.NoError(t, err)
 	return db

@@ -80,7 +80,7 @@ func newApp(t *testing.T, db DB, table string, clock *Clock, setup func(r *gin.E
 	a := &app{t: t, db: db, table: table, logs: &syncBuffer{}}
 	base := []ginsession.Option{
 		ginsession.WithTableName(table),
-		ginsession.WithLogger(slog.New(slog.NewTextHandler(a.logs, nil))),
+		ginsession.WithLogger(slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 		ginsession.WithCleanupInterval(0),
 	}
 	if clock != nil {

@@ -72,6 +72,12 @@ func (l *loadRun) verify() {
 			assert.True(t, isNew, "a destroyed or renewed ID works again: %v", values)
 		}
 	}
+	retries, refreshes := 0, 0
+	for _, a := range l.servers {
+		retries += strings.Count(a.logs.String(), "transient conflict")
+		refreshes += strings.Count(a.logs.String(), "preparing them afresh")
+	}
+	t.Logf("%d statements tried again after a transient conflict, %d re-preparations", retries, refreshes)
 	for _, a := range l.servers {
 		assert.Empty(t, a.errors())
 		assert.NotContains(t, a.logs.String(), "database is locked")
