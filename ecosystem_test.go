@@ -5,6 +5,7 @@ import (
 	"context"
 	"log"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -209,4 +210,30 @@ func TestStoreTakesGORMCallbacksWhenAsked(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []string{"SELECT"}, kinds(seen))
+}
+
+func TestPrepareStmtLeavesPreparingToGORMsCache(t *testing.T) {
+	db, rec := openDB(t)
+	db = db.Session(&gorm.Session{PrepareStmt: true})
+	a := newAppOn(t, db, rec, basicRoutes)
+	cl := a.client()
+	require.Equal(t, http.StatusOK, cl.get("/set?k=v").StatusCode)
+	assert.Equal(t, "v", cl.get("/get?k=k").body)
+	require.Equal(t, http.StatusOK, cl.get("/set?k=w").StatusCode)
+
+	pdb, ok := db.Statement.ConnPool.(*gorm.PreparedStmtDB)
+	require.True(t, ok)
+	var cached []string
+	for _, key := range pdb.Stmts.Keys() {
+		if strings.Contains(key, "`gin_sessions`") && !strings.HasPrefix(key, "CREATE") { // not the migration's
+			cached = append(cached, key)
+		}
+	}
+	assert.Equal(t, []string{"INSERT", "SELECT", "UPDATE"}, sortedKinds(cached), "GORM's cache holds the store's statements")
+}
+
+func sortedKinds(stmts []string) []string {
+	k := kinds(stmts)
+	slices.Sort(k)
+	return k
 }

@@ -52,6 +52,7 @@ var databases = []database{
 	{"PgBouncer-simple_protocol", openPostgres(pgbouncerSimpleEnv)},
 	{"PgBouncer-exec", openPostgres(pgbouncerExecEnv)},
 	{"MariaDB", openMySQL(mysqlEnv)},
+	{"MariaDB-server-side-params", openMySQLWith(mysqlEnv, func(c *mysql.Config) { c.InterpolateParams = false })},
 	{"Galera", openMySQL(galeraEnv)},
 }
 
@@ -124,11 +125,17 @@ func openPostgres(env string) func(t *testing.T) sessiontest.Opener {
 }
 
 func openMySQL(env string) func(t *testing.T) sessiontest.Opener {
+	return openMySQLWith(env, func(*mysql.Config) {})
+}
+
+// openMySQLWith opens the DSNs in env as change leaves them.
+func openMySQLWith(env string, change func(*mysql.Config)) func(t *testing.T) sessiontest.Opener {
 	return func(t *testing.T) sessiontest.Opener {
 		var cfgs []*mysql.Config
 		for _, d := range dsns(t, env) {
 			cfg, err := mysql.ParseDSN(d)
 			require.NoError(t, err)
+			change(cfg)
 			cfgs = append(cfgs, cfg)
 		}
 		node := roundRobin(len(cfgs))
