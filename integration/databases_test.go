@@ -253,3 +253,11 @@ func TestTracing(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) { sessiontest.RunTracing(t, d.open(t)) })
 	}
 }
+
+// TestCrossNodeReads changes sessions through one instance and reads them
+// through another at once, many times, to catch a node that lags.
+func TestCrossNodeReads(t *testing.T) {
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) { sessiontest.RunCrossNodeReads(t, d.open(t), 100) })
+	}
+}

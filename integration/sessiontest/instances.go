@@ -2,6 +2,7 @@ package sessiontest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -92,4 +93,47 @@ func RunInstances(t *testing.T, open Opener) {
 		assert.Equal(t, http.StatusNotFound, replay.get(a, "/get?k=user").StatusCode)
 		assert.Equal(t, "alice", cl.get(a, "/get?k=user").body)
 	})
+}
+
+// RunCrossNodeReads runs three app servers on three pools of the database
+// that open reaches (on a cluster, three nodes) and, rounds times, changes
+// the session through one server and reads it through the next at once: a
+// write, an ID renewal and a logout must each be seen on the very next
+// request, whichever node answers it.
+func RunCrossNodeReads(t *testing.T, open Opener, rounds int) {
+	dbs := []DB{open(t), open(t), open(t)}
+	table := freshTable(t, dbs[0])
+	var apps []*app
+	for _, db := range dbs {
+		apps = append(apps, newApp(t, db, table, nil, routes))
+	}
+	stale := 0
+	for i := range rounds {
+		a, b, c := apps[i%3], apps[(i+1)%3], apps[(i+2)%3]
+		cl := newClient(t)
+		v := fmt.Sprint(i)
+		require.Equal(t, http.StatusOK, cl.get(a, "/set?k="+v).StatusCode)
+		if got := cl.get(b, "/get?k=k").body; got != v {
+			stale++
+			t.Logf("round %d: a write through one node read %q through the next", i, got)
+		}
+		old := cl.cookie(a)
+		require.Equal(t, http.StatusOK, cl.get(c, "/renew").StatusCode)
+		replay := newClient(t)
+		replay.setCookie(a, old)
+		if st := replay.get(a, "/get?k=k").StatusCode; st != http.StatusNotFound {
+			stale++
+			t.Logf("round %d: a renewed-away ID still worked through another node (%d)", i, st)
+		}
+		live := cl.cookie(c)
+		require.Equal(t, http.StatusOK, cl.get(b, "/destroy").StatusCode)
+		if st := cl.getWithCookies(c, "/get?k=k", live).StatusCode; st != http.StatusNotFound {
+			stale++
+			t.Logf("round %d: a destroyed session still worked through another node (%d)", i, st)
+		}
+	}
+	assert.Zero(t, stale, "stale reads in %d rounds", rounds)
+	for _, a := range apps {
+		assert.Empty(t, a.errors())
+	}
 }
