@@ -1,16 +1,16 @@
 // Package bench compares ginsession with gin-contrib/sessions (gorm backend)
 // and scs (gormstore), and with a hand-written database/sql floor, on full
-// requests through a Gin engine in process. Every library gets its own SQLite
-// file with the same DSN and the same *gorm.DB settings. bench/run runs the
-// benchmarks and writes RESULTS.md.
+// requests through a Gin engine in process, on each database server it can
+// reach: SQLite always, PostgreSQL, MariaDB and PostgreSQL behind PgBouncer
+// when their DSNs are in the environment (servers.go). Every library gets
+// the same *gorm.DB settings and a table of its own. bench/run starts the
+// servers, runs the benchmarks and writes RESULTS.md.
 package bench
 
 import (
-	"database/sql"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,27 +18,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsession/ginsession/internal/testkit"
-	sqlite3 "github.com/mattn/go-sqlite3"
-	"gorm.io/driver/sqlite"
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
-
-// openDB opens a fresh SQLite file in WAL mode, counting statements at the
-// driver.
-func openDB(b *testing.B) (*gorm.DB, *testkit.Counter) {
-	counter := &testkit.Counter{Quiet: true}
-	dsn := "file:" + filepath.Join(b.TempDir(), "bench.db") + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
-	sqlDB := sql.OpenDB(testkit.Count(testkit.DSNConnector(&sqlite3.SQLiteDriver{}, dsn), counter))
-	b.Cleanup(func() { sqlDB.Close() })
-	db, err := gorm.Open(sqlite.Dialector{Conn: sqlDB}, &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return db, counter
-}
 
 // sink is a ResponseWriter that keeps the status and headers and drops the
 // body, reusable across iterations.
@@ -63,16 +45,28 @@ func (s *sink) reset() {
 	s.body = s.body[:0]
 }
 
+// statusError describes a response that was not 200 OK.
+func statusError(w *sink) string {
+	body := strings.TrimSpace(string(w.body))
+	if len(body) > 200 {
+		body = body[:200] + "…"
+	}
+	return "status " + strconv.Itoa(w.code) + ": " + body
+}
+
 // newSession makes a session through the library's own /write route and
-// returns the Cookie header that names it.
-func newSession(b *testing.B, r *gin.Engine) string {
+// returns the Cookie header that names it, or why it could not.
+func newSession(r *gin.Engine) (string, bool, string) {
 	w := &sink{h: http.Header{}}
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/write?n=0", nil))
 	set := w.h.Get("Set-Cookie")
-	if w.code != http.StatusOK || set == "" {
-		b.Fatalf("creating a session: status %d, Set-Cookie %q", w.code, set)
+	if w.code != http.StatusOK {
+		return "", false, "creating a session: " + statusError(w)
 	}
-	return strings.SplitN(set, ";", 2)[0]
+	if set == "" {
+		return "", false, "creating a session: no Set-Cookie"
+	}
+	return strings.SplitN(set, ";", 2)[0], true, ""
 }
 
 type scenario struct {
@@ -88,35 +82,40 @@ var scenarios = []scenario{
 	{"new", "/write", false},
 }
 
-// BenchmarkRequest measures one request of each scenario, and a bare Gin
-// handler with no session middleware for scale.
+// BenchmarkRequest measures one request of each scenario on each server,
+// and a bare Gin handler with no session middleware for scale.
 func BenchmarkRequest(b *testing.B) {
-	for _, sc := range scenarios {
-		for _, lib := range libraries {
-			b.Run("scenario="+sc.name+"/lib="+lib.name, func(b *testing.B) {
-				db, counter := openDB(b)
-				runScenario(b, lib.engine(b, db), sc, counter)
-			})
+	eachServer(b, func(b *testing.B, srv server, dsn string) {
+		for _, sc := range scenarios {
+			for _, lib := range libraries {
+				b.Run("scenario="+sc.name+"/lib="+lib.name, func(b *testing.B) {
+					t := srv.connect(b, dsn)
+					runScenario(b, lib, lib.open(b, t), sc, t.counter)
+				})
+			}
 		}
-	}
-	b.Run("scenario=untouched/lib=bare", func(b *testing.B) {
-		r := gin.New()
-		r.GET("/none", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
-		runScenario(b, r, scenarios[0], &testkit.Counter{})
+		b.Run("scenario=untouched/lib=bare", func(b *testing.B) {
+			r := gin.New()
+			r.GET("/none", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+			runScenario(b, library{name: "bare"}, r, scenarios[0], &testkit.Counter{})
+		})
 	})
 }
 
-func runScenario(b *testing.B, r *gin.Engine, sc scenario, counter *testkit.Counter) {
+func runScenario(b *testing.B, lib library, r *gin.Engine, sc scenario, counter *testkit.Counter) {
 	base := httptest.NewRequest(http.MethodGet, sc.path, nil)
 	if sc.cookie && hasWrite(r) {
-		base.Header.Set("Cookie", newSession(b, r))
+		cookie, ok, why := newSession(r)
+		if !ok {
+			lib.fails(b, why)
+		}
+		base.Header.Set("Cookie", cookie)
 	}
 	w := &sink{h: http.Header{}}
-	before := counter.Total()
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		n++
+	// One request before the clock starts, to tell a library that cannot
+	// work on this server (its failure is recorded as such) from one that
+	// breaks under load (a failure of the benchmark).
+	serve := func(n int) string {
 		if sc.path == "/write" {
 			base.URL.RawQuery = "n=" + strconv.Itoa(n)
 		}
@@ -127,10 +126,23 @@ func runScenario(b *testing.B, r *gin.Engine, sc scenario, counter *testkit.Coun
 		w.reset()
 		r.ServeHTTP(w, req)
 		if w.code != http.StatusOK {
-			b.Fatalf("status %d", w.code)
+			return statusError(w)
 		}
 		if sc.name == "read" && string(w.body) != "alice" {
-			b.Fatalf("read %q, want alice: the session was not found", w.body)
+			return "read " + strconv.Quote(string(w.body)) + ", want alice: the session was not found"
+		}
+		return ""
+	}
+	if why := serve(0); why != "" {
+		lib.fails(b, why)
+	}
+	before := counter.Total()
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n++
+		if why := serve(n); why != "" {
+			b.Fatalf("%s fails: request %d: %s", b.Name(), n, why)
 		}
 	}
 	b.ReportMetric(float64(counter.Total()-before)/float64(n), "stmts/op")
@@ -147,45 +159,54 @@ func hasWrite(r *gin.Engine) bool {
 }
 
 // BenchmarkParallel runs mixes of reads and writes from parallel clients over
-// 256 sessions.
+// 256 sessions, on each server.
 func BenchmarkParallel(b *testing.B) {
 	mixes := []struct {
 		name   string
 		writes int // percent
 	}{{"read-heavy", 10}, {"write-heavy", 50}}
-	for _, mix := range mixes {
-		for _, lib := range libraries {
-			b.Run("mix="+mix.name+"/lib="+lib.name, func(b *testing.B) {
-				db, counter := openDB(b)
-				r := lib.engine(b, db)
-				cookies := make([]string, 256)
-				for i := range cookies {
-					cookies[i] = newSession(b, r)
-				}
-				var failed, total atomic.Int64
-				before := counter.Total()
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
-					rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
-					w := &sink{h: http.Header{}}
-					for i := 0; pb.Next(); i++ {
-						path := "/read"
-						if rng.IntN(100) < mix.writes {
-							path = "/write?n=" + strconv.Itoa(i)
-						}
-						req := httptest.NewRequest(http.MethodGet, path, nil)
-						req.Header.Set("Cookie", cookies[rng.IntN(len(cookies))])
-						w.reset()
-						r.ServeHTTP(w, req)
-						total.Add(1)
-						if w.code != http.StatusOK {
-							failed.Add(1)
+	eachServer(b, func(b *testing.B, srv server, dsn string) {
+		for _, mix := range mixes {
+			for _, lib := range libraries {
+				b.Run("mix="+mix.name+"/lib="+lib.name, func(b *testing.B) {
+					t := srv.connect(b, dsn)
+					r := lib.open(b, t)
+					cookies := make([]string, 256)
+					for i := range cookies {
+						var ok bool
+						var why string
+						if cookies[i], ok, why = newSession(r); !ok {
+							lib.fails(b, why)
 						}
 					}
+					var failed, total atomic.Int64
+					before := t.counter.Total()
+					b.ReportAllocs()
+					// Time and allocations from here: on a server, making
+					// the sessions takes longer than a short run itself.
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
+						w := &sink{h: http.Header{}}
+						for i := 0; pb.Next(); i++ {
+							path := "/read"
+							if rng.IntN(100) < mix.writes {
+								path = "/write?n=" + strconv.Itoa(i)
+							}
+							req := httptest.NewRequest(http.MethodGet, path, nil)
+							req.Header.Set("Cookie", cookies[rng.IntN(len(cookies))])
+							w.reset()
+							r.ServeHTTP(w, req)
+							total.Add(1)
+							if w.code != http.StatusOK {
+								failed.Add(1)
+							}
+						}
+					})
+					b.ReportMetric(float64(t.counter.Total()-before)/float64(total.Load()), "stmts/op")
+					b.ReportMetric(float64(failed.Load())/float64(total.Load()), "errors/op")
 				})
-				b.ReportMetric(float64(counter.Total()-before)/float64(total.Load()), "stmts/op")
-				b.ReportMetric(float64(failed.Load())/float64(total.Load()), "errors/op")
-			})
+			}
 		}
-	}
+	})
 }
