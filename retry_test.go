@@ -30,9 +30,9 @@ func (e *pgError) Error() string    { return "ERROR: " + e.msg + " (SQLSTATE " +
 func (e *pgError) SQLState() string { return e.code }
 
 var (
-	mysqlDeadlock = errors.New("Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction")
-	pgSerialize   = &pgError{"40001", "could not serialize access due to concurrent update"}
-	pgStalePlan   = &pgError{"0A000", "cached plan must not change result type"}
+	errMySQLDeadlock = errors.New("Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction")
+	pgSerialize      = &pgError{"40001", "could not serialize access due to concurrent update"}
+	pgStalePlan      = &pgError{"0A000", "cached plan must not change result type"}
 )
 
 // injector makes statements whose text contains a substring fail with an
@@ -151,17 +151,17 @@ func TestTransientConflictsAreRetriedUntilTheyPass(t *testing.T) {
 		path  string
 		check func(t *testing.T, cl *client)
 	}{
-		{"deadlock on a save", "UPDATE", mysqlDeadlock, "/set?k=new", func(t *testing.T, cl *client) {
+		{"deadlock on a save", "UPDATE", errMySQLDeadlock, "/set?k=new", func(t *testing.T, cl *client) {
 			assert.Equal(t, "new", cl.get("/get?k=k").body)
 		}},
 		{"serialization failure on a save", "UPDATE", pgSerialize, "/set?k=new", func(t *testing.T, cl *client) {
 			assert.Equal(t, "new", cl.get("/get?k=k").body)
 		}},
 		{"serialization failure on a read", "SELECT", pgSerialize, "/get?k=k", nil},
-		{"deadlock on a logout", "DELETE", mysqlDeadlock, "/destroy", func(t *testing.T, cl *client) {
+		{"deadlock on a logout", "DELETE", errMySQLDeadlock, "/destroy", func(t *testing.T, cl *client) {
 			assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode, "logged out")
 		}},
-		{"deadlock on a renewal", "UPDATE", mysqlDeadlock, "/renew", func(t *testing.T, cl *client) {
+		{"deadlock on a renewal", "UPDATE", errMySQLDeadlock, "/renew", func(t *testing.T, cl *client) {
 			assert.Equal(t, "old", cl.get("/get?k=k").body)
 		}},
 	}
@@ -189,7 +189,7 @@ func TestConflictsThatDoNotPassAnswer503WithRetryAfterAndKeepTheData(t *testing.
 	cl := a.client()
 	require.Equal(t, http.StatusOK, cl.get("/set?k=old").StatusCode)
 
-	in.arm("UPDATE", mysqlDeadlock, -1)
+	in.arm("UPDATE", errMySQLDeadlock, -1)
 	resp := cl.get("/set?k=new")
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
@@ -218,7 +218,7 @@ func TestConflictIsBothErrConflictAndTheFailedStep(t *testing.T) {
 	var pg *pgError
 	assert.ErrorAs(t, err, &pg, "the driver's error is kept")
 
-	in.arm("DELETE", mysqlDeadlock, -1)
+	in.arm("DELETE", errMySQLDeadlock, -1)
 	_, err = assertHandled(t, handled, func() response { return cl.get("/destroy") }, ErrConflict)
 	assert.ErrorIs(t, err, ErrSave)
 }
@@ -237,17 +237,17 @@ func TestStoreCallsRetryConflicts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, infos, 2)
 
-	in.arm("DELETE", mysqlDeadlock, 2)
+	in.arm("DELETE", errMySQLDeadlock, 2)
 	ok, err := a.store.DestroyUserSession(ctx, "alice", infos[0].Handle)
 	require.NoError(t, err)
 	assert.True(t, ok)
 
-	in.arm("DELETE", mysqlDeadlock, 2)
+	in.arm("DELETE", errMySQLDeadlock, 2)
 	n, err := a.store.DestroyUser(ctx, "alice")
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n)
 
-	in.arm("DELETE", mysqlDeadlock, -1)
+	in.arm("DELETE", errMySQLDeadlock, -1)
 	_, err = a.store.DestroyUser(ctx, "alice")
 	assert.ErrorIs(t, err, ErrConflict)
 	assert.ErrorIs(t, err, ErrSave)
@@ -260,7 +260,7 @@ func TestCleanupBatchesRetryConflicts(t *testing.T) {
 		a.client().get("/set?k=v")
 	}
 	a.clock.Advance(DefaultIdleTimeout + time.Minute)
-	in.arm("DELETE", mysqlDeadlock, 2)
+	in.arm("DELETE", errMySQLDeadlock, 2)
 	n, err := a.store.Cleanup(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)
@@ -271,7 +271,7 @@ func TestRetriesStopWhenTheContextEnds(t *testing.T) {
 	db, rec, in := openInjectDB(t)
 	a := newAppOn(t, db, rec, basicRoutes)
 	a.client().get("/set?k=v")
-	in.arm("DELETE", mysqlDeadlock, -1)
+	in.arm("DELETE", errMySQLDeadlock, -1)
 	ctx, cancel := context.WithCancel(context.Background())
 	in.onFail = cancel // the client goes away while the first attempt fails
 	_, err := a.store.DestroyUser(ctx, "nobody")
@@ -304,8 +304,8 @@ func TestErrorsAreClassifiedForRetry(t *testing.T) {
 		want errKind
 	}{
 		{nil, errNone},
-		{mysqlDeadlock, errTransient},
-		{fmt.Errorf("wrapped: %w", mysqlDeadlock), errTransient},
+		{errMySQLDeadlock, errTransient},
+		{fmt.Errorf("wrapped: %w", errMySQLDeadlock), errTransient},
 		{errors.New("Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction"), errTransient},
 		{errors.New("Error 1047 (08S01): WSREP has not yet prepared node for application use"), errTransient},
 		{errors.New("Error 1615 (HY000): Prepared statement needs to be re-prepared"), errStale},
@@ -318,7 +318,7 @@ func TestErrorsAreClassifiedForRetry(t *testing.T) {
 		{&pgError{"23505", "duplicate key value violates unique constraint"}, errOther},
 		{errors.New("database is locked"), errOther},
 		{context.Canceled, errOther},
-		{fmt.Errorf("%w: %w", context.DeadlineExceeded, mysqlDeadlock), errOther},
+		{fmt.Errorf("%w: %w", context.DeadlineExceeded, errMySQLDeadlock), errOther},
 	}
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, classify(tc.err), "%v", tc.err)
