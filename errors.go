@@ -41,4 +41,10 @@ var (
 	// headers had gone out, so the browser could not be told. Data that could
 	// be saved without the cookie was saved. Call Save before streaming.
 	ErrCookieNotSent = errors.New("ginsession: response headers already sent, session cookie not updated")
+
+	// ErrRequestEnded means the session was used after its middleware had
+	// returned: from an outer middleware, or a goroutine that outlived the
+	// request (one holding c.Copy(), say). Nothing is read or written; Err
+	// and Save report it, and the log names the route.
+	ErrRequestEnded = errors.New("ginsession: session used after its middleware returned; its request is over")
 )

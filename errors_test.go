@@ -259,9 +259,19 @@ func TestInvalidOptionsAreRejected(t *testing.T) {
 		"no expiry":                 {WithIdleTimeout(0)},
 		"negative lifetime":         {WithLifetime(-time.Second)},
 		"empty table":               {WithTableName("")},
+		"table name with SQL":       {WithTableName("x; drop table y")},
+		"table name with a quote":   {WithTableName("x`y")},
+		"table name with two dots":  {WithTableName("a.b.c")},
 		"nil codec":                 {WithCodec(nil)},
 		"zero max size":             {WithMaxSize(0)},
 		"insecure partitioned":      {WithPartitioned(true), WithSecure(false)},
+		"partitioned, SameSite=Lax": {WithPartitioned(true), WithSameSite(http.SameSiteLaxMode)},
+		"partitioned, Strict":       {WithPartitioned(true), WithSameSite(http.SameSiteStrictMode)},
+		"__Host- not Secure":        {WithCookieName("__Host-sid"), WithSecure(false)},
+		"__Host- with a path":       {WithCookieName("__Host-sid"), WithCookiePath("/app")},
+		"__Host- with a domain":     {WithCookieName("__Host-sid"), WithCookieDomain("example.test")},
+		"__host- in lower case":     {WithCookieName("__host-sid"), WithCookiePath("/app")},
+		"__Secure- not Secure":      {WithCookieName("__Secure-sid"), WithSecure(false)},
 		"nil clock":                 {WithClock(nil)},
 	}
 	for name, opts := range cases {
@@ -269,7 +279,7 @@ func TestInvalidOptionsAreRejected(t *testing.T) {
 			_, err := NewStore(db, opts...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "ginsession: invalid options")
-			assert.PanicsWithValue(t, err.Error()+" (check the database connection and options, or call NewStore to handle the error)",
+			assert.PanicsWithValue(t, err.Error()+" (fix the options, or call NewStore to handle the error)",
 				func() { New(db, opts...) })
 		})
 	}
@@ -287,8 +297,20 @@ func TestNewPanicsWhenTheTableCannotBeMigrated(t *testing.T) {
 	_, err = NewStore(ro)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `migrate table "gin_sessions"`)
-	assert.PanicsWithValue(t, err.Error()+" (check the database connection and options, or call NewStore to handle the error)",
+	assert.PanicsWithValue(t, err.Error()+" (check the database connection, or call NewStore to handle the error)",
 		func() { New(ro) })
+}
+
+// gorm.Open returns a *gorm.DB even when it fails; an application that
+// ignores the error must hear what is wrong, not a nil dereference.
+func TestNewOnAFailedGormOpenSaysSo(t *testing.T) {
+	dir := t.TempDir() // a directory is no database file
+	db, openErr := gorm.Open(sqlite.Open(dir), &gorm.Config{Logger: logger.Discard})
+	require.Error(t, openErr)
+	_, err := NewStore(db)
+	require.ErrorContains(t, err, "not connected to a database: check the error gorm.Open returned")
+	assert.PanicsWithValue(t, err.Error()+" (check the database connection, or call NewStore to handle the error)",
+		func() { New(db) })
 }
 
 func TestSaveErrorWithDefaultHandlerAnswers500(t *testing.T) {
@@ -359,5 +381,36 @@ func TestSessionUsedAfterItsMiddlewareReturnedIsRefusedLoudly(t *testing.T) {
 	assert.Equal(t, "false", w.Body.String())
 	assert.Empty(t, rec.Take(), "no statement after the middleware returned")
 	assert.Contains(t, logs.String(), "used after its middleware returned")
-	assert.ErrorContains(t, saveErr, "after its middleware returned")
+	assert.ErrorIs(t, saveErr, ErrRequestEnded)
+}
+
+// A goroutine that outlives its request (holding c.Copy()) and writes to the
+// session must be able to tell that nothing was saved, and the log must say
+// where it came from.
+func TestWriteAfterTheRequestEndedIsReportedToTheCaller(t *testing.T) {
+	done := make(chan error, 1)
+	release := make(chan struct{})
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/later/:id", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("k", "now")
+			go func() {
+				<-release
+				s.Set("k", "later")
+				done <- errors.Join(s.Err(), s.Save())
+			}()
+			c.String(http.StatusOK, "ok")
+		})
+	})
+	cl := a.client()
+	require.Equal(t, http.StatusOK, cl.get("/later/7").StatusCode)
+	close(release)
+	err := <-done
+	assert.ErrorIs(t, err, ErrRequestEnded)
+	assert.Equal(t, "now", cl.get("/get?k=k").body, "the late write changed nothing")
+	logs := a.logs.String()
+	assert.Contains(t, logs, "used after its middleware returned")
+	assert.Contains(t, logs, "route=/later/:id")
+	assert.Contains(t, logs, "path=/later/7")
 }

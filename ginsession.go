@@ -16,6 +16,7 @@ package ginsession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -30,7 +31,11 @@ import (
 func New(db *gorm.DB, opts ...Option) gin.HandlerFunc {
 	st, err := NewStore(db, opts...)
 	if err != nil {
-		panic(err.Error() + " (check the database connection and options, or call NewStore to handle the error)")
+		hint := "check the database connection"
+		if errors.Is(err, errInvalidOptions) {
+			hint = "fix the options"
+		}
+		panic(err.Error() + " (" + hint + ", or call NewStore to handle the error)")
 	}
 	return st.Handler()
 }
@@ -53,8 +58,15 @@ func FromContext(ctx context.Context) (*Session, bool) {
 }
 
 func (st *Store) handle(c *gin.Context) {
+	if st.installedAbove(c) {
+		// The same middleware runs twice (r.Use and a group's Use): one
+		// request has one session, or the inner one's cookie and row would
+		// split a new visitor in two.
+		c.Next()
+		return
+	}
 	st.maybeCleanup()
-	s := &Session{store: st, c: c, req: c.Request}
+	s := &Session{store: st, c: c, req: c.Request, route: c.FullPath()}
 	if h := c.Writer.Header(); len(h) > 0 {
 		s.baseHeader = h.Clone()
 	}
@@ -140,4 +152,17 @@ func (s *Session) commitLate() error {
 		s.errReported = true
 	}
 	return err
+}
+
+// installedAbove reports whether a session middleware for the same cookie
+// and table already attached a session to this request.
+func (st *Store) installedAbove(c *gin.Context) bool {
+	var outer *Session
+	if w, ok := c.Writer.(*writer); ok {
+		outer = w.s
+	} else if s, ok := FromContext(c.Request.Context()); ok {
+		outer = s // another writer wraps ours
+	}
+	return outer != nil && (outer.store == st ||
+		outer.store.cfg.cookieName == st.cfg.cookieName && outer.store.cfg.tableName == st.cfg.tableName)
 }

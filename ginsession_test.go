@@ -294,14 +294,29 @@ func TestDefaultCookieAttributes(t *testing.T) {
 func TestCookieOptions(t *testing.T) {
 	a := newApp(t, basicRoutes,
 		WithCookieName("sid"), WithCookiePath("/app"), WithCookieDomain("example.test"),
-		WithSameSite(http.SameSiteStrictMode), WithPartitioned(true), WithPersistentCookie(false))
+		WithSameSite(http.SameSiteStrictMode), WithSecure(true), WithPersistentCookie(false))
 	resp := a.client().get("/set?k=v")
 	raw := resp.Header.Get("Set-Cookie")
 	assert.True(t, strings.HasPrefix(raw, "sid="), raw)
-	for _, attr := range []string{"Path=/app", "Domain=example.test", "HttpOnly", "Secure", "SameSite=Strict", "Partitioned"} {
+	for _, attr := range []string{"Path=/app", "Domain=example.test", "HttpOnly", "Secure", "SameSite=Strict"} {
 		assert.Contains(t, raw, attr)
 	}
 	assert.NotContains(t, raw, "Max-Age", "a browser-session cookie")
+}
+
+// A partitioned cookie exists for a third-party iframe, which only ever
+// gets SameSite=None cookies.
+func TestPartitionedCookieIsSecureAndSameSiteNone(t *testing.T) {
+	for _, opts := range [][]Option{
+		{WithPartitioned(true)},
+		{WithPartitioned(true), WithSameSite(http.SameSiteNoneMode)},
+	} {
+		a := newApp(t, basicRoutes, opts...)
+		raw := a.client().get("/set?k=v").Header.Get("Set-Cookie")
+		for _, attr := range []string{"Secure", "SameSite=None", "Partitioned"} {
+			assert.Contains(t, raw, attr)
+		}
+	}
 }
 
 func TestSecureAttribute(t *testing.T) {
@@ -656,4 +671,44 @@ func TestMigrationUpgradesATableThatHoldsSessions(t *testing.T) {
 	assert.Equal(t, "kept", cl.get("/get?k=k").body)
 	cl.get("/set?k=new")
 	assert.Equal(t, "new", cl.get("/get?k=k").body)
+}
+
+// The middleware installed twice, on the engine and again on a group, must
+// give a request one session: one cookie, one row.
+func TestMiddlewareInstalledTwiceKeepsOneSession(t *testing.T) {
+	db, rec := openDB(t)
+	again, err := NewStore(db, WithCleanupInterval(0)) // as when New(db) is called twice
+	require.NoError(t, err)
+	var a *app
+	a = newAppOn(t, db, rec, func(r *gin.Engine) {
+		basicRoutes(r)
+		// Middleware of the app's own that uses the session before the
+		// group's copy of the session middleware runs.
+		r.Use(func(c *gin.Context) { Default(c).Set("seen", true) })
+		same := func(c *gin.Context) { a.store.Handler()(c) } // the engine's own store, again
+		for name, mw := range map[string]gin.HandlerFunc{"same": same, "again": again.Handler()} {
+			g := r.Group("/"+name, mw)
+			g.GET("/cart", func(c *gin.Context) {
+				Default(c).Set("cart", c.Query("v"))
+				c.String(http.StatusOK, "added")
+			})
+			g.GET("/get", func(c *gin.Context) {
+				v, _ := Get[string](Default(c), "cart")
+				c.String(http.StatusOK, v)
+			})
+		}
+	})
+	for _, name := range []string{"same", "again"} {
+		t.Run(name, func(t *testing.T) {
+			cl := a.client()
+			resp := cl.get("/" + name + "/cart?v=apples")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Len(t, resp.Header.Values("Set-Cookie"), 1, "one cookie")
+			assert.Equal(t, "apples", cl.get("/"+name+"/get").body, "the next request sees the cart")
+			resp = cl.get("/" + name + "/cart?v=pears")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "an existing session is saved once, no conflict with itself")
+			assert.Equal(t, "pears", cl.get("/"+name+"/get").body)
+		})
+	}
+	assert.Len(t, a.rows(), 2, "one row per visitor")
 }

@@ -32,6 +32,7 @@ type config struct {
 	cookieDomain    string
 	secure          *bool // nil: Secure when the request came over TLS
 	sameSite        http.SameSite
+	sameSiteSet     bool
 	partitioned     bool
 	persistent      bool
 	lifetime        time.Duration
@@ -77,8 +78,10 @@ func (c *config) validate() error {
 	if c.lifetime == 0 && c.idleTimeout == 0 {
 		errs = append(errs, errors.New("set WithLifetime or WithIdleTimeout: a session must expire"))
 	}
-	if c.tableName == "" {
-		errs = append(errs, errors.New("table name must not be empty"))
+	if !plainTableName(c.tableName) {
+		// It is written into SQL as it is (quoted), so nothing but a plain
+		// name is let through.
+		errs = append(errs, fmt.Errorf("table name %q is not a plain identifier: use letters, digits and _, optionally as schema.table", c.tableName))
 	}
 	if c.codec == nil {
 		errs = append(errs, errors.New("codec must not be nil"))
@@ -96,6 +99,16 @@ func (c *config) validate() error {
 	if c.partitioned && c.secure != nil && !*c.secure {
 		errs = append(errs, errors.New("a partitioned cookie must be Secure: drop WithSecure(false)"))
 	}
+	if c.partitioned {
+		// CHIPS is for a cross-site iframe, which gets only SameSite=None
+		// cookies.
+		if !c.sameSiteSet {
+			c.sameSite = http.SameSiteNoneMode
+		} else if c.sameSite != http.SameSiteNoneMode {
+			errs = append(errs, errors.New("a partitioned cookie is sent only to a cross-site iframe, which a SameSite=Lax or Strict cookie never reaches: drop WithSameSite or use http.SameSiteNoneMode"))
+		}
+	}
+	errs = append(errs, c.checkPrefix()...)
 	if c.lastSeen < 0 {
 		errs = append(errs, errors.New("last-seen interval must not be negative"))
 	}
@@ -109,12 +122,70 @@ func (c *config) validate() error {
 		c.errorHandler = defaultErrorHandler(c.logger)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("ginsession: invalid options: %w", err)
+		return fmt.Errorf("%w: %w", errInvalidOptions, err)
 	}
 	return nil
 }
 
-// WithCookieName sets the session cookie's name. Default "session_id".
+// errInvalidOptions is what NewStore's error wraps when an option is wrong,
+// so that New's panic can say to fix the options, not the connection.
+var errInvalidOptions = errors.New("ginsession: invalid options")
+
+// plainTableName reports whether name is an identifier, or two joined by a
+// dot (schema.table).
+func plainTableName(name string) bool {
+	schema, table, dotted := strings.Cut(name, ".")
+	if !dotted {
+		return identifier(schema)
+	}
+	return identifier(schema) && identifier(table)
+}
+
+func identifier(s string) bool {
+	if s == "" || len(s) > 63 || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+}
+
+// checkPrefix enforces what browsers demand of a cookie whose name starts
+// with __Host- or __Secure-: they silently drop one that lacks it. Secure is
+// switched on for such a name unless WithSecure(false) asked otherwise.
+func (c *config) checkPrefix() []error {
+	host := hasPrefixFold(c.cookieName, "__Host-")
+	if !host && !hasPrefixFold(c.cookieName, "__Secure-") {
+		return nil
+	}
+	prefix := "__Secure-"
+	if host {
+		prefix = "__Host-"
+	}
+	var errs []error
+	if c.secure != nil && !*c.secure {
+		errs = append(errs, fmt.Errorf("browsers accept a %s cookie only with Secure: drop WithSecure(false) or rename the cookie", prefix))
+	}
+	secure := true
+	c.secure = &secure
+	if host && c.cookiePath != "/" {
+		errs = append(errs, fmt.Errorf("browsers accept a __Host- cookie only with Path=/, not %q: drop WithCookiePath or rename the cookie", c.cookiePath))
+	}
+	if host && c.cookieDomain != "" {
+		errs = append(errs, errors.New("browsers accept a __Host- cookie only without Domain: drop WithCookieDomain or rename the cookie"))
+	}
+	return errs
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// WithCookieName sets the session cookie's name. Default "session_id". A
+// name that starts with __Host- (the strongest: no sibling subdomain can set
+// it) or __Secure- makes the cookie Secure; for __Host-, WithCookiePath and
+// WithCookieDomain must be left alone. Settings browsers would reject are
+// refused at start-up.
 func WithCookieName(name string) Option { return func(c *config) { c.cookieName = name } }
 
 // WithCookiePath sets the cookie's Path attribute. Default "/".
@@ -131,11 +202,15 @@ func WithSecure(secure bool) Option { return func(c *config) { c.secure = &secur
 
 // WithSameSite sets the cookie's SameSite attribute. Default
 // http.SameSiteLaxMode.
-func WithSameSite(mode http.SameSite) Option { return func(c *config) { c.sameSite = mode } }
+func WithSameSite(mode http.SameSite) Option {
+	return func(c *config) { c.sameSite, c.sameSiteSet = mode, true }
+}
 
 // WithPartitioned sets the cookie's Partitioned attribute (CHIPS), for a
 // session used inside a third-party iframe. Default false. A partitioned
-// cookie is always sent Secure.
+// cookie is always sent Secure and, unless WithSameSite says otherwise,
+// SameSite=None; WithSameSite(Lax or Strict) with it is refused, since the
+// iframe would never get the cookie.
 func WithPartitioned(partitioned bool) Option {
 	return func(c *config) { c.partitioned = partitioned }
 }
@@ -158,7 +233,8 @@ func WithLifetime(d time.Duration) Option { return func(c *config) { c.lifetime 
 // window has passed, so a read-only request rarely writes.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
-// WithTableName sets the session table's name. Default "gin_sessions".
+// WithTableName sets the session table's name. Default "gin_sessions". It
+// must be a plain identifier (letters, digits, _), or schema.table.
 func WithTableName(name string) Option { return func(c *config) { c.tableName = name } }
 
 // WithCodec sets how values are encoded. Default JSONCodec.

@@ -3,7 +3,6 @@ package ginsession
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,15 +18,19 @@ const maxSaveAttempts = 8
 // name one request may make the store look up (in one query).
 const maxCookieCandidates = 4
 
-// errEnded is what Save returns once the middleware has returned.
-var errEnded = errors.New("ginsession: session used after its middleware returned; its request is over")
-
 // usable reports whether the session may still touch the database: not after
 // a panic, and not after its middleware returned (the request's Gin context
 // may then belong to another request). The caller holds s.mu.
 func (s *Session) usable(what string) bool {
 	if s.ended {
-		s.store.cfg.logger.Error("session used after its middleware returned; ignored", "call", what)
+		// s.c may serve another request by now: only what was kept of this
+		// one is named.
+		s.store.cfg.logger.Error("session used after its middleware returned; ignored",
+			"call", what, "method", s.req.Method, "path", s.req.URL.Path, "route", s.route)
+		if s.err == nil {
+			s.err = fmt.Errorf("%w: %s", ErrRequestEnded, what)
+			s.errReported = true // nobody is left to answer: the caller hears it
+		}
 		return false
 	}
 	return !s.frozen

@@ -38,6 +38,7 @@ type Session struct {
 	errReported bool
 	frozen      bool // the handler panicked: save nothing
 	ended       bool // the middleware returned: touch nothing
+	route       string
 }
 
 // state is what a session knows once used.
@@ -373,7 +374,8 @@ func (s *Session) Save() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
-		return errEnded
+		s.usable("Save")
+		return s.err
 	}
 	open := s.w.state.Load() == headersOpen && !s.w.ResponseWriter.Written()
 	err := s.commit(open)

@@ -38,6 +38,9 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("ginsession: NewStore needs a *gorm.DB, got nil")
 	}
+	if db.Config == nil || db.Dialector == nil || db.Statement == nil || db.Statement.ConnPool == nil {
+		return nil, errors.New("ginsession: the *gorm.DB is not connected to a database: check the error gorm.Open returned")
+	}
 	cfg := defaultConfig()
 	for _, opt := range opts {
 		opt(&cfg)
