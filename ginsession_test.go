@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"html/template"
 	"io"
 	"net/http"
@@ -188,24 +189,61 @@ func TestNewSessionAfterHeadersIsReportedNotDroppedSilently(t *testing.T) {
 	assert.Contains(t, a.logs.String(), "response headers already sent")
 }
 
-func TestRenewAfterHeadersKeepsOldIDAndReports(t *testing.T) {
+// A renewal that can no longer reach the browser must not leave this
+// request's changes saved under the old ID: that ID may be an attacker's.
+func TestRenewAfterHeadersSavesNothingAndTellsTheHandler(t *testing.T) {
 	a := newApp(t, func(r *gin.Engine) {
 		basicRoutes(r)
 		r.GET("/late-renew", func(c *gin.Context) {
 			s := Default(c)
-			_ = s.Keys()
-			c.String(http.StatusOK, "streamed")
+			s.Set("before", "1") // saved as the headers go out, before any renewal
+			c.String(http.StatusOK, "streamed ")
+			c.Writer.Flush()
 			s.RenewID()
 			s.Set("b", "2")
+			c.String(http.StatusOK, "err=%v", errors.Is(s.Err(), ErrCookieNotSent))
 		})
 	})
 	cl := a.client()
 	cl.get("/set?a=1")
 	before := cl.cookie()
-	cl.get("/late-renew")
+	assert.Equal(t, "streamed err=true", cl.get("/late-renew").body, "the handler can tell before it reports success")
 	assert.Equal(t, before, cl.cookie())
-	assert.Equal(t, "2", cl.get("/get?k=b").body, "the data change is saved under the old ID")
-	assert.Contains(t, a.logs.String(), "session ID not renewed")
+	assert.Equal(t, "a,before", cl.get("/keys").body, "nothing changed after the failed renewal was saved under the old ID")
+	assert.Contains(t, a.logs.String(), "RenewID after the headers went out")
+	require.Len(t, a.errors(), 1)
+	assert.Contains(t, a.errors()[0], ErrCookieNotSent.Error())
+}
+
+// A login that waits on a stream ("approve on your phone") and signs in after
+// the first flush must not sign in the ID the attacker planted.
+func TestLoginAfterTheFirstFlushDoesNotSignInAPlantedID(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.GET("/approve", func(c *gin.Context) {
+			s := Default(c)
+			c.SSEvent("status", "waiting for your phone")
+			c.Writer.Flush()
+			s.Login("victim")
+			s.Set("role", "admin")
+			if err := s.Err(); err != nil {
+				c.SSEvent("status", "failed: sign in again")
+				return
+			}
+			c.SSEvent("status", "signed in")
+		})
+	})
+	attacker := a.client()
+	attacker.get("/set?k=planted")
+	victim := a.client()
+	victim.setCookie(attacker.cookie()) // fixation: the victim's browser carries the attacker's ID
+	resp := victim.get("/approve")
+	assert.Contains(t, resp.body, "failed: sign in again")
+	assert.NotContains(t, resp.body, "signed in")
+	assert.Empty(t, attacker.get("/whoami").body, "the attacker's cookie is not signed in as the victim")
+	assert.Equal(t, http.StatusNotFound, attacker.get("/get?k=role").StatusCode)
+	assert.Empty(t, victim.get("/whoami").body)
 }
 
 func TestReadOnlyRequestsDoNotWrite(t *testing.T) {

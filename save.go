@@ -262,16 +262,11 @@ func (s *Session) commit(open bool) error {
 		}
 		return s.insert(ctx, now)
 	case s.dirty:
-		var notRenewed error
-		renew := s.renew
-		if renew && !open {
-			renew = false
-			notRenewed = fmt.Errorf("%w: session ID not renewed", ErrCookieNotSent)
+		if s.renew && !open {
+			s.failClosed("session ID renewal")
+			return s.err
 		}
-		if err := s.update(ctx, now, renew, open); err != nil {
-			return err
-		}
-		return notRenewed
+		return s.update(ctx, now, s.renew, open)
 	case s.touch && open:
 		expires := st.expiry(s.created, now)
 		moved, err := st.moveExpiry(ctx, s.id, expires, now, s.clientInfo())

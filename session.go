@@ -322,10 +322,20 @@ func (s *Session) IsNew() bool {
 // RenewID gives the session a new ID and cookie, keeping its data; the old ID
 // stops working at once. Call it at login and at every change of privilege,
 // so that an ID planted before login (session fixation) is worthless.
+//
+// After the response headers went out (a login that waited on a stream or a
+// websocket) no new cookie can reach the browser, so the privilege change
+// must not be saved under the old ID, which may be an attacker's: RenewID
+// then fails the session with ErrCookieNotSent, and nothing this request
+// changed is saved. Check Err before reporting success.
 func (s *Session) RenewID() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("RenewID") {
+		return
+	}
+	if !s.headersOpen() {
+		s.failClosed("RenewID")
 		return
 	}
 	// A new session gets a fresh ID when it is first saved anyway.
@@ -377,12 +387,23 @@ func (s *Session) Save() error {
 		s.usable("Save")
 		return s.err
 	}
-	open := s.w.state.Load() == headersOpen && !s.w.ResponseWriter.Written()
-	err := s.commit(open)
+	err := s.commit(s.headersOpen())
 	if s.err != nil {
 		s.errReported = true // the caller handles it; the error handler stays out
 	}
 	return err
+}
+
+// headersOpen reports whether the response can still carry a cookie.
+func (s *Session) headersOpen() bool {
+	return s.w.state.Load() == headersOpen && !s.w.ResponseWriter.Written()
+}
+
+// failClosed drops what this request changed and fails the session, for a
+// privilege change (what) that needed a new cookie too late.
+func (s *Session) failClosed(what string) {
+	s.resetChanges()
+	s.fail(fmt.Errorf("%w: %s after the headers went out; nothing this request changed was saved, since the old ID may be an attacker's", ErrCookieNotSent, what))
 }
 
 // Err returns the error that stopped this session from loading or saving,
