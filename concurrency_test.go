@@ -333,3 +333,38 @@ func TestSettingBackTheValueReadStillWinsWhenSavedLater(t *testing.T) {
 	wait()
 	assert.Equal(t, "1", cl.get("/get?k=k").body, "the later save wins")
 }
+
+// A logout sent with the old cookie while a request that renewed the ID is
+// still running must win, whichever instance it reaches: the renewed
+// session dies too, and the new cookie that request hands out is worthless.
+func TestLogoutWinsOverARenewalStillInFlight(t *testing.T) {
+	g := newGate()
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/slow-renew", func(c *gin.Context) {
+			s := Default(c)
+			s.RenewID()
+			s.Set("role", "admin")
+			if err := s.Save(); err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			g.Hold()
+			c.String(http.StatusOK, "renewed")
+		})
+	})
+	b := newAppOn(t, a.db, a.rec, basicRoutes) // a second instance
+	cl := a.client()
+	require.Equal(t, http.StatusOK, cl.get("/set?k=v").StatusCode)
+	old := cl.cookie()
+
+	wait := startSlow(cl, g, "/slow-renew")
+	logout := b.client()
+	logout.setCookie(old)
+	assert.Equal(t, http.StatusOK, logout.get("/destroy").StatusCode)
+	resp := wait()
+	assert.Equal(t, "renewed", resp.body)
+	assert.NotEqual(t, old, cl.cookie(), "the browser got the renewed cookie")
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode, "and it is signed out")
+	assert.Empty(t, a.rows())
+}

@@ -96,6 +96,7 @@ func (st *Store) handle(c *gin.Context) {
 	} else if !s.w.discarding() {
 		s.commitAfterHeaders()
 	}
+	s.endRenewal()
 	c.Writer = s.w.ResponseWriter
 	s.mu.Lock()
 	s.ended = true

@@ -38,6 +38,10 @@ type Model struct {
 	// Version grows by one on every save; a save only applies on top of the
 	// version it read, which is how concurrent writers are detected.
 	Version int64 `gorm:"not null"`
+	// RenewedFrom is the ID the session had before RenewID moved it, while
+	// the renewing request runs: a logout sent with the old cookie meanwhile
+	// must find the session under its new ID. Empty otherwise.
+	RenewedFrom string `gorm:"size:64;not null;default:'';index:,where:renewed_from <> ''"`
 }
 
 // TableName gives GORM the default table name, for applications that query
@@ -61,6 +65,8 @@ type mysqlModel struct {
 	UserAgent  string       `gorm:"size:512;not null;default:''"`
 	ClientIP   string       `gorm:"size:64;not null;default:''"`
 	Version    int64        `gorm:"not null"`
+	// MySQL has no partial indexes: anonymous and renewed rows share one.
+	RenewedFrom string `gorm:"type:char(64) CHARACTER SET ascii COLLATE ascii_bin;not null;default:'';index"`
 }
 
 // migrate creates or updates the session table. Instances that start at the

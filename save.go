@@ -348,6 +348,9 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 		}
 		m := Model{ID: id, Data: data, UserID: s.userID, ExpiresAt: s.expires, UpdatedAt: now, LastSeenAt: sql.NullTime{Time: now, Valid: true},
 			UserAgent: c.userAgent, ClientIP: c.ip, Version: s.version + 1}
+		if renew {
+			m.RenewedFrom = s.id
+		}
 		// The expiry moves only with a cookie that says so; otherwise the
 		// UPDATE leaves the column alone, so as not to undo another
 		// request's move.
@@ -371,6 +374,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			return s.err
 		}
 		if ok {
+			s.renewed = s.renewed || renew
 			s.id, s.token, s.version, s.expires = id, token, m.Version, m.ExpiresAt
 			s.stored = len(s.flashes)
 			s.seen = false
@@ -403,5 +407,23 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			return s.err
 		}
 		s.rebase(fresh, rec, now)
+	}
+}
+
+// endRenewal, once the request is over, stops the ID the session was
+// renewed from from reaching it. Until then a logout sent with the old
+// cookie still destroys the renewed session: a logout wins over a renewal
+// in flight.
+func (s *Session) endRenewal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == nil || !s.renewed || s.id == "" {
+		return
+	}
+	s.renewed = false
+	ctx, cancel := s.writeContext()
+	defer cancel()
+	if err := s.store.endRenewal(ctx, s.id); err != nil {
+		s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it expires on its own shortly", "error", err)
 	}
 }

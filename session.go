@@ -68,6 +68,7 @@ type state struct {
 	touch      bool     // the expiry should move forward
 	destroyed  []string // row IDs to delete
 	unreadable string   // ID of a row whose data could not be decoded
+	renewed    bool     // an ID renewal was saved: end it with the request
 }
 
 type cookieOp uint8

@@ -32,6 +32,7 @@ const (
 	sDestroyUser
 	sDestroyOthers
 	sDeleteExpired
+	sEndRenewal
 	numStmts
 )
 
@@ -61,11 +62,13 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	q[sInsert] = "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	q[sMoveExpiry] = "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND expires_at > ? AND expires_at < ?"
 	q[sSee] = "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND (last_seen_at IS NULL OR last_seen_at < ?)"
-	q[sDelete] = "DELETE FROM " + table + " WHERE id = ?"
+	// A session renewed by a request that is still running has moved to a
+	// new ID that the logout's cookie does not name: renewed_from finds it.
+	q[sDelete] = "DELETE FROM " + table + " WHERE id = ? OR (renewed_from = ? AND updated_at > ?)"
 	for cols := range 8 {
 		u := "UPDATE " + table + " SET data = ?, updated_at = ?, version = ?, last_seen_at = ?" + clientSet
 		if cols&updateID != 0 {
-			u += ", id = ?"
+			u += ", id = ?, renewed_from = ?"
 		}
 		if cols&updateUser != 0 {
 			u += ", user_id = ?"
@@ -80,6 +83,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	q[sDestroyUserSession] = "DELETE FROM " + table + " WHERE id = ? AND user_id = ? AND user_id <> ''"
 	q[sDestroyUser] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> ''"
 	q[sDestroyOthers] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> '' AND id <> ?"
+	q[sEndRenewal] = "UPDATE " + table + " SET renewed_from = '' WHERE id = ?"
 	limit := strconv.Itoa(cleanupBatch)
 	if st.db.Dialector.Name() == "mysql" {
 		// MySQL refuses LIMIT inside an IN subquery but allows it on DELETE.
@@ -217,7 +221,7 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 	args = append(args, m.Data, m.UpdatedAt, m.Version, m.LastSeenAt)
 	args = st.withClient(args, clientInfo{m.UserAgent, m.ClientIP})
 	if cols&updateID != 0 {
-		args = append(args, m.ID)
+		args = append(args, m.ID, m.RenewedFrom)
 	}
 	if cols&updateUser != 0 {
 		args = append(args, m.UserID)
@@ -247,10 +251,23 @@ func (st *Store) see(ctx context.Context, id string, now, staleBefore time.Time,
 	return err
 }
 
+// delete deletes the session id, and the one it was renewed into within
+// the last renewalGrace.
 func (st *Store) delete(ctx context.Context, id string) error {
-	_, err := st.run.exec(ctx, sDelete, id)
+	_, err := st.run.exec(ctx, sDelete, id, id, st.cfg.now().UTC().Add(-renewalGrace))
 	return err
 }
+
+// endRenewal forgets the ID a session was renewed from, once the renewing
+// request is over: from then on the old ID is dead for everything.
+func (st *Store) endRenewal(ctx context.Context, id string) error {
+	_, err := st.run.exec(ctx, sEndRenewal, id)
+	return err
+}
+
+// renewalGrace bounds how long after a renewal the old ID can still destroy
+// the session should endRenewal never run (a crash, a failed write).
+const renewalGrace = 2 * time.Minute
 
 // The statement IDs must leave room for their variants.
 var _ = [1]int{}[sInsert-sLoadAny-(maxCookieCandidates-1)]

@@ -73,7 +73,7 @@ func TestLoginRenewsIDAndBindsUser(t *testing.T) {
 	cl.get("/set?cart=tea")
 	before := cl.cookie()
 	resp := cl.get("/login?u=alice")
-	assert.Equal(t, []string{"SELECT", "UPDATE"}, kinds(resp.stmts))
+	assert.Equal(t, []string{"SELECT", "UPDATE", "UPDATE"}, kinds(resp.stmts), "the renewal, then the old ID retired")
 	assert.NotEqual(t, before, cl.cookie())
 	assert.Equal(t, "alice", cl.get("/whoami").body)
 	assert.Equal(t, "tea", cl.get("/get?k=cart").body, "the data stays")
