@@ -82,7 +82,15 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		" WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY created_at DESC LIMIT " + strconv.Itoa(MaxUserSessions)
 	q[sDestroyUserSession] = "DELETE FROM " + table + " WHERE id = ? AND user_id = ? AND user_id <> ''"
 	q[sDestroyUser] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> ''"
-	q[sDestroyOthers] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> '' AND id <> ?"
+	// Only for a session still live and still the user's: a stale tab's
+	// (renewed meanwhile) or a revoked thief's would sign the user out.
+	self := "SELECT 1 FROM " + table + " AS me WHERE me.id = ? AND me.user_id = ? AND me.expires_at > ?"
+	if st.db.Dialector.Name() == "mysql" {
+		// MySQL refuses a subquery on the table a DELETE changes unless it
+		// is wrapped in a derived table.
+		self = "SELECT 1 FROM (SELECT id FROM " + table + " WHERE id = ? AND user_id = ? AND expires_at > ?) AS me"
+	}
+	q[sDestroyOthers] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> '' AND id <> ? AND EXISTS (" + self + ")"
 	q[sEndRenewal] = "UPDATE " + table + " SET renewed_from = '' WHERE id = ?"
 	limit := strconv.Itoa(cleanupBatch)
 	if st.db.Dialector.Name() == "mysql" {

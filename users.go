@@ -138,7 +138,10 @@ func (s *Session) Handle() string {
 // every other session bound to the same user and returns how many there
 // were. It takes effect at once, not with the save: a later failure of this
 // request does not undo it. It fails with ErrNoUser when the session has no
-// user.
+// user, and with ErrSessionInterrupted, deleting nothing, when this session
+// is no longer live or no longer the user's (another tab renewed it, or it
+// was revoked while this request ran): a stale or revoked session must not
+// sign the user out everywhere.
 func (s *Session) DestroyOthers() (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -153,9 +156,26 @@ func (s *Session) DestroyOthers() (int64, error) {
 	}
 	ctx, cancel := s.writeContext()
 	defer cancel()
-	n, err := s.store.run.exec(ctx, sDestroyOthers, s.userID, s.id)
+	now := s.store.cfg.now().UTC()
+	n, err := s.store.run.exec(ctx, sDestroyOthers, s.userID, s.id, s.id, s.userID, now)
 	if err != nil {
 		return 0, fmt.Errorf("%w: destroy the user's other sessions: %w", ErrSave, err)
 	}
-	return n, nil
+	if n > 0 {
+		return n, nil
+	}
+	// Nothing deleted: no other sessions, or this one is gone.
+	r, found, err := s.store.load(ctx, s.id, now)
+	if err != nil {
+		return 0, fmt.Errorf("%w: check the session after destroying the user's others: %w", ErrLoad, err)
+	}
+	if !found || r.userID != s.userID {
+		// Renewed by another tab, revoked, or signed in as someone else
+		// meanwhile: this request speaks for nobody any more.
+		s.reset()
+		s.fail(ErrSessionInterrupted)
+		s.errReported = true // returned to the caller, who answers
+		return 0, ErrSessionInterrupted
+	}
+	return 0, nil
 }

@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -302,4 +303,74 @@ func TestFailedBookkeepingWriteDoesNotFailARead(t *testing.T) {
 			assert.Contains(t, a.logs.String(), "disk on fire")
 		})
 	}
+}
+
+// staleOthersRoutes add /slow-others to the device routes: it reads the
+// session, waits for the test, then signs the user out everywhere else.
+func staleOthersRoutes(a **app, g *gate) func(r *gin.Engine) {
+	return func(r *gin.Engine) {
+		deviceRoutes(a)(r)
+		r.GET("/slow-others", gated(g, func(c *gin.Context, s *Session) {
+			n, err := s.DestroyOthers()
+			if err != nil {
+				c.String(http.StatusConflict, err.Error())
+				return
+			}
+			c.String(http.StatusOK, "%d", n)
+		}))
+	}
+}
+
+// Tab 1 read session A; tab 2 renewed A into B (a second login); tab 1's
+// DestroyOthers must not take B, the browser's own live session, for
+// another.
+func TestDestroyOthersFromAStaleTabDeletesNothing(t *testing.T) {
+	g := newGate()
+	var a *app
+	a = newApp(t, staleOthersRoutes(&a, g))
+	browser := a.client()
+	browser.get("/login?u=alice")
+	phone := a.client()
+	phone.get("/login?u=alice")
+
+	tab1 := startSlow(browser, g, "/slow-others")
+	tab2 := a.client()
+	tab2.setCookie(browser.cookie())
+	require.Equal(t, http.StatusOK, tab2.get("/login?u=alice").StatusCode) // renews A into B
+
+	resp := tab1()
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	assert.Contains(t, resp.body, ErrSessionInterrupted.Error())
+	assert.Equal(t, "alice", tab2.get("/whoami").body, "the live session B survives")
+	assert.Equal(t, "alice", phone.get("/whoami").body, "and so does every other")
+	assert.Len(t, a.rows(), 2)
+}
+
+// The owner revokes a thief's session; the thief's request already in
+// flight must not then sign the owner out everywhere.
+func TestDestroyOthersFromARevokedSessionDeletesNothing(t *testing.T) {
+	g := newGate()
+	var a *app
+	a = newApp(t, staleOthersRoutes(&a, g))
+	owner, thief := a.client(), a.client()
+	owner.get("/login?u=alice")
+	thief.get("/login?u=alice")
+	var thiefHandle string
+	for _, d := range owner.devices() {
+		if !d.Current {
+			thiefHandle = d.Handle
+		}
+	}
+	require.NotEmpty(t, thiefHandle)
+
+	inFlight := startSlow(thief, g, "/slow-others")
+	ok, err := a.store.DestroyUserSession(context.Background(), "alice", thiefHandle)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	resp := inFlight()
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	assert.Equal(t, "alice", owner.get("/whoami").body, "the owner stays signed in")
+	assert.Empty(t, thief.get("/whoami").body)
+	assert.Len(t, a.rows(), 1)
 }
