@@ -414,3 +414,26 @@ func TestWriteAfterTheRequestEndedIsReportedToTheCaller(t *testing.T) {
 	assert.Contains(t, logs, "route=/later/:id")
 	assert.Contains(t, logs, "path=/later/7")
 }
+
+// A Session is safe for concurrent use within its request, even from a
+// goroutine holding c.Copy(): a failure there must not touch Gin's handler
+// chain, which the request's goroutine is walking (run with -race).
+func TestFailureFromACopiedContextGoroutineDoesNotRaceTheChain(t *testing.T) {
+	var wg sync.WaitGroup
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/background", func(c *gin.Context) {
+			cp := c.Copy()
+			wg.Go(func() {
+				Default(cp).Set("bad", make(chan int)) // fails: not encodable
+			})
+			c.Next()
+		}, func(c *gin.Context) {
+			c.String(http.StatusOK, "next handler")
+		})
+	})
+	for range 20 {
+		a.client().get("/background")
+	}
+	wg.Wait()
+}

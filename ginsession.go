@@ -41,9 +41,12 @@ func New(db *gorm.DB, opts ...Option) gin.HandlerFunc {
 }
 
 // Default returns the request's session. It panics when the middleware is
-// not installed on the route, which is a programming error.
+// not installed on the route, which is a programming error. Once the
+// session has failed to load or save, Default(c) also stops the handlers
+// after the current one (c.Abort), as the error handler answers.
 func Default(c *gin.Context) *Session {
 	if s, ok := FromContext(c.Request.Context()); ok {
+		s.abortChain(c)
 		return s
 	}
 	panic("ginsession: no session in this request: add r.Use(ginsession.New(db)) before the routes that call ginsession.Default")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
 )
 
 // maxSaveAttempts bounds how often a save re-reads the row and re-applies
@@ -45,11 +47,22 @@ func (s *Session) writable(what string) bool {
 	return s.err == nil
 }
 
-// fail makes err the session's sticky error and stops the handler chain.
+// fail makes err the session's sticky error. The handler chain is stopped
+// by the request's own goroutine (see Default and the writer), never from
+// here: fail may run on a goroutine holding c.Copy(), and Gin's chain is not
+// safe to touch from one.
 func (s *Session) fail(err error) {
 	if s.err == nil {
 		s.err = err
-		s.c.Abort()
+		s.abort.Store(true)
+	}
+}
+
+// abortChain stops the handler chain of c if the session has failed and c
+// is the request's own context, not a copy.
+func (s *Session) abortChain(c *gin.Context) {
+	if c == s.c && s.abort.Load() && s.abort.CompareAndSwap(true, false) {
+		c.Abort()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +40,7 @@ type Session struct {
 	frozen      bool // the handler panicked: save nothing
 	ended       bool // the middleware returned: touch nothing
 	route       string
+	abort       atomic.Bool // failed: the chain is to stop
 }
 
 // state is what a session knows once used.
