@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -109,8 +110,12 @@ func (s *Session) Get(key string) any {
 	return v
 }
 
-// Get returns the value stored under key as a T. It reports false when the
-// key is missing or its value does not decode as a T.
+// Get returns the value stored under key as a T. It reports false, with
+// T's zero value, when the key is missing or its value is not a T: it does
+// not decode as one (a string for an int, 1.5 for an int, an array for a
+// struct), it is null and T cannot be nil (Set(key, nil) read as an int),
+// or, with JSONCodec, it is an object that has none of struct T's fields.
+// So ok means a T was stored, not merely that something was.
 func Get[T any](s *Session, key string) (T, bool) {
 	var v T
 	raw, ok := s.raw(key)
@@ -122,6 +127,9 @@ func Get[T any](s *Session, key string) (T, bool) {
 			*p = str
 			return v, true
 		}
+	}
+	if s.store.jsonCodec && !fitsJSON(reflect.TypeFor[T](), raw) {
+		return v, false
 	}
 	if err := s.store.cfg.codec.Unmarshal(raw, &v); err != nil {
 		var zero T

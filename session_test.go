@@ -109,6 +109,59 @@ func TestTypedReadOfAnotherTypeGivesFalse(t *testing.T) {
 	assert.Equal(t, "false false false false false 7 true", cl.get("/check").body)
 }
 
+type embedded struct{ Role string }
+
+type account struct {
+	embedded
+	ID    int    `json:"uid"`
+	Email string `json:"email,omitempty"`
+	Skip  string `json:"-"`
+}
+
+// ok from Get[T] means a T was stored: not null read as an int, not an
+// object that merely decodes into a struct by ignoring all of its keys.
+func TestTypedReadSaysOKOnlyForAStoredT(t *testing.T) {
+	cases := []struct {
+		name  string
+		value any
+		read  func(s *Session) bool
+		want  bool
+	}{
+		{"nil as int", nil, func(s *Session) bool { _, ok := Get[int](s, "v"); return ok }, false},
+		{"nil as string", nil, func(s *Session) bool { _, ok := Get[string](s, "v"); return ok }, false},
+		{"nil as struct", nil, func(s *Session) bool { _, ok := Get[profile](s, "v"); return ok }, false},
+		{"nil as pointer", nil, func(s *Session) bool { p, ok := Get[*int](s, "v"); return ok && p == nil }, true},
+		{"nil as slice", nil, func(s *Session) bool { _, ok := Get[[]int](s, "v"); return ok }, true},
+		{"nil as any", nil, func(s *Session) bool { _, ok := Get[any](s, "v"); return ok }, true},
+		{"object with none of the fields", map[string]int{"other": 1}, func(s *Session) bool { _, ok := Get[profile](s, "v"); return ok }, false},
+		{"empty object", map[string]int{}, func(s *Session) bool { _, ok := Get[profile](s, "v"); return ok }, false},
+		{"object with one field", map[string]string{"name": "Alice"}, func(s *Session) bool { p, ok := Get[profile](s, "v"); return ok && p.Name == "Alice" }, true},
+		{"the struct itself", profile{Name: "Alice"}, func(s *Session) bool { _, ok := Get[profile](s, "v"); return ok }, true},
+		{"a tagged field", map[string]int{"uid": 42}, func(s *Session) bool { a, ok := Get[account](s, "v"); return ok && a.ID == 42 }, true},
+		{"a Go name hidden by its tag", map[string]int{"ID": 42}, func(s *Session) bool { _, ok := Get[account](s, "v"); return ok }, false},
+		{"an embedded field", map[string]string{"role": "admin"}, func(s *Session) bool { a, ok := Get[account](s, "v"); return ok && a.Role == "admin" }, true},
+		{"a field tagged -", map[string]string{"Skip": "x"}, func(s *Session) bool { _, ok := Get[account](s, "v"); return ok }, false},
+		{"zero int", 0, func(s *Session) bool { n, ok := Get[int](s, "v"); return ok && n == 0 }, true},
+		{"1.5 as int", 1.5, func(s *Session) bool { _, ok := Get[int](s, "v"); return ok }, false},
+		{"time", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), func(s *Session) bool { _, ok := Get[time.Time](s, "v"); return ok }, true},
+		{"empty map as map", map[string]int{}, func(s *Session) bool { m, ok := Get[map[string]int](s, "v"); return ok && len(m) == 0 }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp(t, func(r *gin.Engine) {
+				r.GET("/set", func(c *gin.Context) {
+					Default(c).Set("v", tc.value)
+					c.Status(http.StatusNoContent)
+				})
+				r.GET("/read", func(c *gin.Context) { c.String(http.StatusOK, "%v", tc.read(Default(c))) })
+			})
+			cl := a.client()
+			require.Equal(t, http.StatusNoContent, cl.get("/set").StatusCode)
+			assert.Equal(t, fmt.Sprint(tc.want), cl.get("/read").body)
+		})
+	}
+}
+
 func TestUntypedGetIsTheSameInTheRequestAndTheNext(t *testing.T) {
 	a := newApp(t, func(r *gin.Engine) {
 		r.GET("/set", func(c *gin.Context) {
