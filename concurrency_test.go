@@ -368,3 +368,29 @@ func TestLogoutWinsOverARenewalStillInFlight(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=k").StatusCode, "and it is signed out")
 	assert.Empty(t, a.rows())
 }
+
+// Two overlapping requests read the same flash ("paid"): exactly one of
+// them shows it.
+func TestOverlappingRequestsShowAFlashOnce(t *testing.T) {
+	g := newGate()
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/flash", func(c *gin.Context) {
+			Default(c).AddFlash("paid")
+			c.Status(http.StatusNoContent)
+		})
+		r.GET("/show", func(c *gin.Context) { c.String(http.StatusOK, "%v", Default(c).Flashes()) })
+		r.GET("/slow-show", gated(g, func(c *gin.Context, s *Session) {
+			c.String(http.StatusOK, "%v", s.Flashes())
+		}))
+	})
+	cl := a.client()
+	require.Equal(t, http.StatusNoContent, cl.get("/flash").StatusCode)
+	slow := startSlow(cl, g, "/slow-show")
+	fast := cl.get("/show")
+	assert.Equal(t, "[paid]", fast.body)
+	resp := slow()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "[]", resp.body, "the slower request does not show it again")
+	assert.Equal(t, "[]", cl.get("/show").body)
+}

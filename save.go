@@ -214,9 +214,12 @@ func (s *Session) rebase(m row, rec record, now time.Time) {
 	for k, v := range s.sets {
 		rec.Values[k] = v
 	}
+	s.lostTaken = s.lostTaken[:0] // the latest row decides
 	for _, f := range s.taken {
 		if i := slices.IndexFunc(rec.Flashes, func(g rawValue) bool { return string(f) == string(g) }); i >= 0 {
 			rec.Flashes = slices.Delete(rec.Flashes, i, i+1)
+		} else {
+			s.lostTaken = append(s.lostTaken, f)
 		}
 	}
 	userID := s.userID

@@ -68,10 +68,11 @@ type state struct {
 	userIDSet  bool
 	renew      bool
 	dirty      bool
-	touch      bool     // the expiry should move forward
-	destroyed  []string // row IDs to delete
-	unreadable string   // ID of a row whose data could not be decoded
-	renewed    bool     // an ID renewal was saved: end it with the request
+	touch      bool       // the expiry should move forward
+	destroyed  []string   // row IDs to delete
+	unreadable string     // ID of a row whose data could not be decoded
+	renewed    bool       // an ID renewal was saved: end it with the request
+	lostTaken  []rawValue // flashes this request took that another took first
 }
 
 type cookieOp uint8
@@ -279,24 +280,41 @@ func (s *Session) AddFlash(value any) {
 	s.dirty = true
 }
 
-// Flashes returns the queued flash messages, oldest first, and removes them:
-// each is read once. It returns nil, and writes nothing, when there are none.
+// Flashes returns the queued flash messages, oldest first, and removes them.
+// Each is shown once, even to overlapping requests: when some came from the
+// database, Flashes saves the session at once (its one UPDATE, which a
+// request that reads flashes makes anyway, only earlier), and of two
+// requests that read the same flash only the one whose save wins returns it.
+// It returns nil, and writes nothing, when there are none, and nil when the
+// save fails (Err says why): a flash is never shown unless it was taken.
 func (s *Session) Flashes() []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("Flashes") || len(s.flashes) == 0 {
 		return nil
 	}
-	out := make([]any, 0, len(s.flashes))
-	for _, raw := range s.flashes {
+	stored, added := slices.Clone(s.flashes[:s.stored]), s.flashes[s.stored:]
+	s.taken = append(s.taken, stored...)
+	s.flashes, s.added, s.stored = nil, nil, 0
+	s.dirty = true
+	if len(stored) > 0 && s.exists {
+		s.lostTaken = nil
+		if s.commit(s.headersOpen()) != nil {
+			return nil
+		}
+		for _, lost := range s.lostTaken { // taken by an overlapping request
+			if i := slices.IndexFunc(stored, func(f rawValue) bool { return bytes.Equal(f, lost) }); i >= 0 {
+				stored = slices.Delete(stored, i, i+1)
+			}
+		}
+	}
+	out := make([]any, 0, len(stored)+len(added))
+	for _, raw := range append(stored, added...) {
 		var v any
 		if s.store.cfg.codec.Unmarshal(raw, &v) == nil {
 			out = append(out, v)
 		}
 	}
-	s.taken = append(s.taken, s.flashes[:s.stored]...)
-	s.flashes, s.added, s.stored = nil, nil, 0
-	s.dirty = true
 	return out
 }
 
