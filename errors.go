@@ -42,6 +42,14 @@ var (
 	// be saved without the cookie was saved. Call Save before streaming.
 	ErrCookieNotSent = errors.New("ginsession: response headers already sent, session cookie not updated")
 
+	// ErrPoolExhausted means a session statement found no free connection
+	// in the *gorm.DB's pool for WithPoolWait while every one was in use. The
+	// usual cause is a response written inside the application's own
+	// transaction (db.Transaction) on a small pool: the session's save waits
+	// for the connection that transaction holds, which waits for the
+	// response. Save the session (s.Save()) before entering the transaction.
+	ErrPoolExhausted = errors.New("ginsession: no free database connection for the session")
+
 	// ErrRequestEnded means the session was used after its middleware had
 	// returned: from an outer middleware, or a goroutine that outlived the
 	// request (one holding c.Copy(), say). Nothing is read or written; Err

@@ -273,6 +273,7 @@ func TestInvalidOptionsAreRejected(t *testing.T) {
 		"__host- in lower case":     {WithCookieName("__host-sid"), WithCookiePath("/app")},
 		"__Secure- not Secure":      {WithCookieName("__Secure-sid"), WithSecure(false)},
 		"nil clock":                 {WithClock(nil)},
+		"negative pool wait":        {WithPoolWait(-time.Second)},
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {

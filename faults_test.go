@@ -362,3 +362,45 @@ func TestBusyDatabaseFailsTheSaveAndKeepsTheOldData(t *testing.T) {
 	assert.Len(t, a.rows(), 1, "the failed new session left no row")
 	assert.Len(t, handled.all(), 2, "only the two saves under the lock failed")
 }
+
+// A handler that writes its response inside the application's own
+// transaction, on a pool of one connection: the session's save waits for
+// the connection the transaction holds, which waits for the response. It
+// must fail with a message that says so, not hang.
+func TestResponseInsideTheAppsTransactionOnAFullPoolFailsClearly(t *testing.T) {
+	db, rec := openDB(t)
+	sqlDB, err := db.DB()
+	require.NoError(t, err)
+	sqlDB.SetMaxOpenConns(1)
+	handled := &errorRecorder{}
+	a := newAppOn(t, db, rec, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/in-tx", func(c *gin.Context) {
+			_ = db.Transaction(func(tx *gorm.DB) error {
+				if err := tx.Exec("CREATE TABLE IF NOT EXISTS orders (id INTEGER)").Error; err != nil {
+					return err
+				}
+				Default(c).Set("order", "placed")
+				c.String(http.StatusOK, "placed") // the save runs here, inside the transaction
+				return nil
+			})
+		})
+	}, WithErrorHandler(handled.handle), func(c *config) { c.poolWait = 200 * time.Millisecond })
+
+	done := make(chan response, 1)
+	go func() { done <- a.client().get("/in-tx") }()
+	select {
+	case resp := <-done:
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode) // errorRecorder's answer
+		errs := handled.all()
+		require.Len(t, errs, 1)
+		assert.ErrorIs(t, errs[0], ErrPoolExhausted)
+		assert.ErrorIs(t, errs[0], ErrSave)
+		assert.Contains(t, errs[0].Error(), "call s.Save() before entering it")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request hangs")
+	}
+	cl := a.client()
+	require.Equal(t, http.StatusOK, cl.get("/set?k=v").StatusCode, "the pool works again once the transaction ended")
+	assert.Equal(t, "v", cl.get("/get?k=k").body)
+}

@@ -21,6 +21,9 @@ const (
 	DefaultMaxSize = 64 << 10
 	// DefaultCleanupInterval is how often the middleware deletes expired rows.
 	DefaultCleanupInterval = time.Hour
+	// DefaultPoolWait is how long a session statement waits for a connection
+	// when the pool has none free.
+	DefaultPoolWait = 10 * time.Second
 )
 
 // An Option changes one setting of a Store. Pass options to New or NewStore.
@@ -48,6 +51,7 @@ type config struct {
 	clientIP        bool
 	lastSeen        time.Duration // 0: as often as the expiry moves
 	gormCallbacks   bool
+	poolWait        time.Duration
 }
 
 func defaultConfig() config {
@@ -62,6 +66,7 @@ func defaultConfig() config {
 		maxSize:         DefaultMaxSize,
 		cleanupInterval: DefaultCleanupInterval,
 		now:             time.Now,
+		poolWait:        DefaultPoolWait,
 	}
 }
 
@@ -109,6 +114,9 @@ func (c *config) validate() error {
 		}
 	}
 	errs = append(errs, c.checkPrefix()...)
+	if c.poolWait < 0 {
+		errs = append(errs, errors.New("pool wait must not be negative"))
+	}
 	if c.lastSeen < 0 {
 		errs = append(errs, errors.New("last-seen interval must not be negative"))
 	}
@@ -289,6 +297,15 @@ func WithLastSeenInterval(d time.Duration) Option { return func(c *config) { c.l
 // and otherwise runs its statements straight on the connection pool, which
 // costs less per request. Either way the GORM logger sees every statement.
 func WithGORMCallbacks(on bool) Option { return func(c *config) { c.gormCallbacks = on } }
+
+// WithPoolWait bounds how long a session statement waits for a free
+// connection when every connection of the *gorm.DB's pool (SetMaxOpenConns)
+// is in use, and then fails with ErrPoolExhausted instead of waiting
+// forever: a response written inside the application's own transaction on
+// a small pool would otherwise hang, its save waiting for the connection the
+// transaction holds. Default 10 seconds; 0 waits as long as the request's
+// context allows. Statements that found a free connection are not bounded.
+func WithPoolWait(d time.Duration) Option { return func(c *config) { c.poolWait = d } }
 
 // WithClock sets the store's clock. Default time.Now. Tests use it to move
 // time forward; every expiry the store writes or compares comes from it.

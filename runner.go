@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -36,6 +37,8 @@ type runner struct {
 	logger  *slog.Logger
 	pool    gorm.ConnPool
 	sqlDB   *sql.DB // where statements are prepared; nil: never prepare
+	stats   *sql.DB // the pool whose exhaustion bounds the wait; nil: unknown
+	wait    time.Duration
 	viaGORM bool
 	texts   [numStmts]string // with ? placeholders
 	bind    func(string) string
@@ -65,8 +68,11 @@ type lazyStmt struct {
 // runner, without importing the plugin.
 const gormWrite = "gorm:db_resolver:write"
 
-func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM bool) (*runner, error) {
-	r := &runner{db: db, logger: logger, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM}
+func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM bool, poolWait time.Duration) (*runner, error) {
+	r := &runner{db: db, logger: logger, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM, wait: poolWait}
+	if poolWait > 0 {
+		r.stats, _ = db.DB()
+	}
 	r.bind = func(q string) string { return bindVars(db, q) }
 	if _, gormPrepares := r.pool.(*gorm.PreparedStmtDB); !gormPrepares && !viaGORM && db.Dialector.Name() != "postgres" {
 		sqlDB, err := db.DB()
@@ -129,7 +135,7 @@ func bindVars(db *gorm.DB, query string) string {
 // it read; scan may run more than once, on fresh rows each time, when the
 // statement is retried.
 func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sql.Rows) (int64, error)) error {
-	_, err := r.retry(ctx, id, args, func(g *generation) (int64, error) {
+	_, err := r.retry(ctx, id, args, func(ctx context.Context, g *generation) (int64, error) {
 		rows, err := r.rows(ctx, g, id, args)
 		if err != nil {
 			return 0, err
@@ -149,7 +155,7 @@ func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sq
 
 // exec runs statement id and returns how many rows it changed.
 func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error) {
-	return r.retry(ctx, id, args, func(g *generation) (int64, error) {
+	return r.retry(ctx, id, args, func(ctx context.Context, g *generation) (int64, error) {
 		if r.viaGORM {
 			res := r.db.WithContext(ctx).Set(gormWrite, true).Exec(g.text[id], args...)
 			return res.RowsAffected, res.Error
@@ -211,12 +217,12 @@ func (g *generation) prepared(ctx context.Context, db *sql.DB, id stmtID) (*sql.
 // is tried again after a jittered pause, at most maxAttempts times, and then
 // reported as ErrConflict. Every statement is safe to repeat: each is one
 // implicit transaction, and a conflict means it did not commit.
-func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(*generation) (int64, error)) (int64, error) {
+func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(context.Context, *generation) (int64, error)) (int64, error) {
 	refreshes := 0
 	for attempt := 1; ; attempt++ {
 		g := r.cur.Load()
 		begin := time.Now()
-		n, err := op(g)
+		n, err := r.bounded(ctx, func(ctx context.Context) (int64, error) { return op(ctx, g) })
 		if !r.viaGORM { // GORM logs its own path
 			r.trace(ctx, begin, g.text[id], args, n, err)
 		}
@@ -243,6 +249,28 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(*gene
 		}
 		return n, err
 	}
+}
+
+// bounded runs op, with its wait for a connection bounded when the pool
+// has none free: a response written inside the application's own
+// transaction on a small pool would otherwise wait forever for the
+// connection that transaction holds.
+func (r *runner) bounded(ctx context.Context, op func(context.Context) (int64, error)) (int64, error) {
+	if r.stats == nil {
+		return op(ctx)
+	}
+	st := r.stats.Stats()
+	if st.MaxOpenConnections == 0 || st.InUse < st.MaxOpenConnections {
+		return op(ctx)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, r.wait)
+	defer cancel()
+	n, err := op(waitCtx)
+	if err != nil && ctx.Err() == nil && errors.Is(waitCtx.Err(), context.DeadlineExceeded) {
+		return n, fmt.Errorf("%w: all %d connections stayed in use for %s; if the response is written inside the application's own transaction (db.Transaction), the session waits for the connection that transaction holds: call s.Save() before entering it: %w",
+			ErrPoolExhausted, st.MaxOpenConnections, r.wait, err)
+	}
+	return n, err
 }
 
 // trace tells the app's GORM logger about a statement, as GORM would: its
