@@ -1,6 +1,8 @@
 package ginsession
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +13,11 @@ import (
 // Marshal at once, so an unencodable value fails in the request that set it;
 // Get and Get[T] call Unmarshal with a pointer to the wanted type.
 //
-// The codec also encodes the session's whole record, a struct whose fields
-// are maps and slices of already encoded values (each a []byte that
-// implements json.Marshaler by returning itself). The result is stored in a
-// text column, so it must be valid UTF-8: a binary codec should wrap its
-// output in base64.
+// A codec encodes single values only; its output may be any bytes (JSON,
+// gob, ciphertext). The store keeps a session's values and flashes in a
+// JSON record of its own, in a text column: with JSONCodec each value is
+// written into it as JSON, readable in the database; with any other codec
+// each value is written as a base64 string.
 //
 // The default is JSONCodec.
 type Codec interface {
@@ -57,15 +59,31 @@ type record struct {
 	Flashes []rawValue          `json:"flashes,omitempty"`
 }
 
+// base64Record starts a record whose values are base64 strings of another
+// codec's output.
+const base64Record = `{"encoding":"base64",`
+
 func encodeRecord(c Codec, r *record) ([]byte, error) {
 	if _, ok := c.(JSONCodec); ok {
 		return appendJSONRecord(make([]byte, 0, 256), r), nil
 	}
-	b, err := c.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("%w: session record: %w", ErrEncode, err)
+	wrapped := record{Values: make(map[string]rawValue, len(r.Values)), Flashes: make([]rawValue, len(r.Flashes))}
+	for k, v := range r.Values {
+		wrapped.Values[k] = quoteBase64(v)
 	}
-	return b, nil
+	for i, f := range r.Flashes {
+		wrapped.Flashes[i] = quoteBase64(f)
+	}
+	b := appendJSONRecord([]byte(base64Record), &wrapped)
+	// appendJSONRecord opened its own object; splice it onto the marker.
+	return append(b[:len(base64Record)], b[len(base64Record)+1:]...), nil
+}
+
+func quoteBase64(v rawValue) rawValue {
+	b := make([]byte, 0, base64.StdEncoding.EncodedLen(len(v))+2)
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, v)
+	return append(b, '"')
 }
 
 // decodeRecord decodes a stored record. With the JSON codec the values are
@@ -78,9 +96,40 @@ func decodeRecord(c Codec, data []byte) (record, error) {
 	if _, ok := c.(JSONCodec); ok {
 		return decodeJSONRecord(data)
 	}
-	var r record
-	if err := c.Unmarshal(data, &r); err != nil {
+	if !bytes.HasPrefix(data, []byte(base64Record)) {
+		// Written before values were base64: the codec encoded the whole
+		// record, which worked for codecs whose output is JSON.
+		var r record
+		if err := c.Unmarshal(data, &r); err != nil {
+			return record{}, err
+		}
+		return r, nil
+	}
+	r, err := decodeJSONRecord(data)
+	if err != nil {
 		return record{}, err
 	}
+	for k, v := range r.Values {
+		if r.Values[k], err = unquoteBase64(v); err != nil {
+			return record{}, err
+		}
+	}
+	for i, f := range r.Flashes {
+		if r.Flashes[i], err = unquoteBase64(f); err != nil {
+			return record{}, err
+		}
+	}
 	return r, nil
+}
+
+func unquoteBase64(v rawValue) (rawValue, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, fmt.Errorf("ginsession: stored value is not a base64 string: %w", err)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("ginsession: stored value is not a base64 string: %w", err)
+	}
+	return b, nil
 }
