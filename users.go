@@ -154,6 +154,13 @@ func (s *Session) DestroyOthers() (int64, error) {
 	if s.userID == "" {
 		return 0, ErrNoUser
 	}
+	if s.dirty {
+		// Signed in (or renewed, or created) by this very request: the row
+		// must say so before it can vouch for this session.
+		if err := s.commit(s.headersOpen()); err != nil {
+			return 0, err
+		}
+	}
 	ctx, cancel := s.writeContext()
 	defer cancel()
 	now := s.store.cfg.now().UTC()

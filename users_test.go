@@ -374,3 +374,35 @@ func TestDestroyOthersFromARevokedSessionDeletesNothing(t *testing.T) {
 	assert.Empty(t, thief.get("/whoami").body)
 	assert.Len(t, a.rows(), 1)
 }
+
+// "Sign in and sign out everywhere else" in one request: the sign-in is not
+// saved yet when DestroyOthers runs, and must not be taken for a stale
+// session.
+func TestLoginAndDestroyOthersInOneRequest(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.GET("/login-here-only", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.Query("u"))
+			n, err := s.DestroyOthers()
+			if err != nil {
+				c.String(http.StatusConflict, err.Error())
+				return
+			}
+			c.String(http.StatusOK, "%d", n)
+		})
+	})
+	phone, laptop := a.client(), a.client()
+	phone.get("/login?u=alice")
+	laptop.get("/login?u=alice")
+	anonymous := a.client()
+	anonymous.get("/set?k=v")
+	for _, cl := range []*client{a.client(), anonymous, laptop} { // no session yet, an anonymous one, a signed-in one
+		resp := cl.get("/login-here-only?u=alice")
+		require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+		assert.Equal(t, "alice", cl.get("/whoami").body)
+	}
+	assert.Empty(t, phone.get("/whoami").body, "signed out")
+	assert.Len(t, a.rows(), 1)
+}
