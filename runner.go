@@ -40,6 +40,7 @@ type runner struct {
 	stats   *sql.DB // the pool whose exhaustion bounds the wait; nil: unknown
 	wait    time.Duration
 	viaGORM bool
+	inTx    bool             // on the application's transaction: run once, never retry
 	texts   [numStmts]string // with ? placeholders
 	bind    func(string) string
 	cur     atomic.Pointer[generation]
@@ -83,6 +84,16 @@ func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM
 	}
 	r.cur.Store(r.generation(0))
 	return r, nil
+}
+
+// forTx returns a runner for the application's transaction tx. Its
+// statements go through GORM on tx and run once: a statement that failed
+// inside a transaction leaves it aborted (PostgreSQL) or rolled back (a
+// deadlock), so retrying is the application's, with the whole transaction.
+func (r *runner) forTx(tx *gorm.DB) *runner {
+	t := &runner{db: tx, logger: r.logger, pool: tx.Statement.ConnPool, texts: r.texts, bind: r.bind, viaGORM: true, inTx: true}
+	t.cur.Store(t.generation(0))
+	return t
 }
 
 func (r *runner) generation(n int) *generation {
@@ -218,6 +229,9 @@ func (g *generation) prepared(ctx context.Context, db *sql.DB, id stmtID) (*sql.
 // reported as ErrConflict. Every statement is safe to repeat: each is one
 // implicit transaction, and a conflict means it did not commit.
 func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(context.Context, *generation) (int64, error)) (int64, error) {
+	if r.inTx {
+		return op(ctx, r.cur.Load())
+	}
 	refreshes := 0
 	for attempt := 1; ; attempt++ {
 		g := r.cur.Load()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // MaxUserSessions bounds how many sessions UserSessions returns.
@@ -112,6 +114,42 @@ func (st *Store) DestroyUser(ctx context.Context, userID string) (int64, error) 
 		return 0, fmt.Errorf("%w: destroy sessions of user: %w", ErrSave, err)
 	}
 	return n, nil
+}
+
+// A Tx runs the store's user calls inside a transaction of the
+// application's own, so that revoking sessions commits or rolls back with
+// the change that calls for it: a password change and signing the user out
+// everywhere, a ban and its revocation. Get one with Store.Tx.
+type Tx struct{ st *Store }
+
+// Tx returns the store's user calls bound to tx, a transaction the
+// application opened on the same database (db.Transaction, db.Begin). They
+// run on tx's connection, are seen by other requests only once tx commits,
+// and vanish if it rolls back. Unlike the Store's own calls they are not
+// retried after a deadlock or serialization failure: such an error ends
+// the transaction, which the application retries as a whole.
+func (st *Store) Tx(tx *gorm.DB) *Tx {
+	return &Tx{st: &Store{db: tx, cfg: st.cfg, run: st.run.forTx(tx)}}
+}
+
+// UserSessions is Store.UserSessions inside the transaction.
+func (t *Tx) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	return t.st.UserSessions(ctx, userID)
+}
+
+// DestroySession is Store.DestroySession inside the transaction.
+func (t *Tx) DestroySession(ctx context.Context, handle string) error {
+	return t.st.DestroySession(ctx, handle)
+}
+
+// DestroyUserSession is Store.DestroyUserSession inside the transaction.
+func (t *Tx) DestroyUserSession(ctx context.Context, userID, handle string) (bool, error) {
+	return t.st.DestroyUserSession(ctx, userID, handle)
+}
+
+// DestroyUser is Store.DestroyUser inside the transaction.
+func (t *Tx) DestroyUser(ctx context.Context, userID string) (int64, error) {
+	return t.st.DestroyUser(ctx, userID)
 }
 
 // Login binds the session to userID under a new ID: RenewID and SetUserID

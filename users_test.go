@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
 )
 
 // deviceRoutes are the routes of a "your devices" page.
@@ -27,7 +29,7 @@ func deviceRoutes(a **app) func(r *gin.Engine) {
 		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
 		r.GET("/devices", func(c *gin.Context) {
 			s := Default(c)
-			infos, err := (*a).store.UserSessions(c, s.UserID())
+			infos, err := (*a).store.UserSessions(c.Request.Context(), s.UserID())
 			if err != nil {
 				c.String(http.StatusInternalServerError, err.Error())
 				return
@@ -405,4 +407,84 @@ func TestLoginAndDestroyOthersInOneRequest(t *testing.T) {
 	}
 	assert.Empty(t, phone.get("/whoami").body, "signed out")
 	assert.Len(t, a.rows(), 1)
+}
+
+// A password change and "sign out everywhere" commit together or not at
+// all: the store's user calls run inside the application's transaction.
+func TestRevocationCommitsAndRollsBackWithTheAppsTransaction(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.GET("/password", func(c *gin.Context) {
+			uid := Default(c).UserID()
+			var listed, destroyed int64
+			err := a.db.Transaction(func(tx *gorm.DB) error {
+				if err := tx.Exec("INSERT OR REPLACE INTO passwords VALUES (?, ?)", uid, c.Query("hash")).Error; err != nil {
+					return err
+				}
+				infos, err := a.store.Tx(tx).UserSessions(c.Request.Context(), uid)
+				if err != nil {
+					return err
+				}
+				listed = int64(len(infos))
+				if destroyed, err = a.store.Tx(tx).DestroyUser(c.Request.Context(), uid); err != nil {
+					return err
+				}
+				if c.Query("fail") != "" {
+					return errors.New("the password change failed")
+				}
+				return nil
+			})
+			c.String(http.StatusOK, "%d %d %v", listed, destroyed, err)
+		})
+	})
+	require.NoError(t, a.db.Exec("CREATE TABLE passwords (user_id TEXT PRIMARY KEY, hash TEXT)").Error)
+	laptop, phone := a.client(), a.client()
+	laptop.get("/login?u=alice")
+	phone.get("/login?u=alice")
+
+	assert.Equal(t, "2 2 the password change failed", laptop.get("/password?hash=new&fail=1").body)
+	assert.Equal(t, "alice", phone.get("/whoami").body, "rolled back: still signed in")
+	assert.Equal(t, "alice", laptop.get("/whoami").body)
+	var n int64
+	require.NoError(t, a.db.Raw("SELECT count(*) FROM passwords").Scan(&n).Error)
+	assert.Zero(t, n, "and the password change rolled back with it")
+
+	assert.Equal(t, "2 2 <nil>", laptop.get("/password?hash=new").body)
+	assert.Empty(t, phone.get("/whoami").body, "committed: signed out everywhere")
+	assert.Empty(t, laptop.get("/whoami").body)
+	require.NoError(t, a.db.Raw("SELECT count(*) FROM passwords").Scan(&n).Error)
+	assert.Equal(t, int64(1), n)
+}
+
+func TestOneSessionIsRevokedInsideTheAppsTransaction(t *testing.T) {
+	var a *app
+	a = newApp(t, deviceRoutes(&a))
+	laptop, phone := a.client(), a.client()
+	laptop.get("/login?u=alice")
+	phone.get("/login?u=alice")
+	devices := laptop.devices()
+	require.Len(t, devices, 2)
+	var phoneHandle string
+	for _, d := range devices {
+		if !d.Current {
+			phoneHandle = d.Handle
+		}
+	}
+	ctx := context.Background()
+	tx := a.db.Begin()
+	ok, err := a.store.Tx(tx).DestroyUserSession(ctx, "alice", phoneHandle)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	require.NoError(t, a.store.Tx(tx).DestroySession(ctx, strings.Repeat("0", 64)), "a handle that names nothing")
+	_, err = a.store.Tx(tx).DestroyUserSession(ctx, "alice", "short")
+	assert.ErrorIs(t, err, ErrInvalidHandle)
+	require.NoError(t, tx.Rollback().Error)
+	assert.Equal(t, "alice", phone.get("/whoami").body, "rolled back")
+
+	tx = a.db.Begin()
+	require.NoError(t, a.store.Tx(tx).DestroySession(ctx, phoneHandle))
+	require.NoError(t, tx.Commit().Error)
+	assert.Empty(t, phone.get("/whoami").body, "committed")
+	assert.Equal(t, "alice", laptop.get("/whoami").body)
 }

@@ -152,7 +152,7 @@ func (d devices) list(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/login")
 		return
 	}
-	infos, err := d.store.UserSessions(c, s.UserID())
+	infos, err := d.store.UserSessions(c.Request.Context(), s.UserID())
 	if err != nil {
 		_ = c.Error(err)
 		c.String(http.StatusInternalServerError, "cannot list your devices")
@@ -177,7 +177,7 @@ func (d devices) signOut(c *gin.Context) {
 		return
 	}
 	// Only a session of this user may be signed out from here.
-	ok, err := d.store.DestroyUserSession(c, s.UserID(), handle)
+	ok, err := d.store.DestroyUserSession(c.Request.Context(), s.UserID(), handle)
 	switch {
 	case errors.Is(err, ginsession.ErrInvalidHandle) || err == nil && !ok:
 		c.String(http.StatusForbidden, "not one of your sessions")

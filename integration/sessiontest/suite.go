@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"DefaultTableName", testDefaultTableName},
 		{"UserSessions", testUserSessions},
 		{"Revocation", testRevocation},
+		{"RevocationInTransaction", testRevocationInTransaction},
 		{"MigrationIsIdempotent", testMigrationIdempotent},
 		{"MigrationUpgradesOldTable", testMigrationUpgrade},
 		{"ConcurrentMigration", func(t *testing.T, _ DB) { testConcurrentMigration(t, open) }},
@@ -393,7 +394,7 @@ func userRoutes(a **app) func(r *gin.Engine) {
 		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, ginsession.Default(c).UserID()) })
 		r.GET("/handle", func(c *gin.Context) { c.String(http.StatusOK, ginsession.Default(c).Handle()) })
 		r.GET("/devices", func(c *gin.Context) {
-			infos, err := (*a).store.UserSessions(c, ginsession.Default(c).UserID())
+			infos, err := (*a).store.UserSessions(c.Request.Context(), ginsession.Default(c).UserID())
 			if err != nil {
 				c.String(http.StatusInternalServerError, err.Error())
 				return
@@ -495,4 +496,37 @@ func testMigrationUpgrade(t *testing.T, db DB) {
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
 	assert.False(t, infos[0].LastSeen.IsZero())
+}
+
+// testRevocationInTransaction revokes sessions inside a transaction of the
+// application's: nothing changes for the users until it commits, and
+// nothing at all if it rolls back.
+func testRevocationInTransaction(t *testing.T, db DB) {
+	var a *app
+	a = newApp(t, db, freshTable(t, db), nil, userRoutes(&a))
+	laptop, phone := newClient(t), newClient(t)
+	laptop.get(a, "/login?u=alice")
+	phone.get(a, "/login?u=alice")
+	ctx := context.Background()
+
+	tx := db.Begin()
+	require.NoError(t, tx.Error)
+	n, err := a.store.Tx(tx).DestroyUser(ctx, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+	assert.Equal(t, "alice", phone.get(a, "/whoami").body, "not committed yet: still signed in")
+	require.NoError(t, tx.Rollback().Error)
+	assert.Equal(t, "alice", phone.get(a, "/whoami").body, "rolled back")
+
+	tx = db.Begin()
+	require.NoError(t, tx.Error)
+	infos, err := a.store.Tx(tx).UserSessions(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 2)
+	_, err = a.store.Tx(tx).DestroyUser(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit().Error)
+	assert.Empty(t, phone.get(a, "/whoami").body, "committed: signed out")
+	assert.Empty(t, laptop.get(a, "/whoami").body)
+	assert.Empty(t, a.rows())
 }
