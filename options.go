@@ -52,6 +52,7 @@ type config struct {
 	lastSeen        time.Duration // 0: as often as the expiry moves
 	gormCallbacks   bool
 	poolWait        time.Duration
+	keys            [][]byte
 }
 
 func defaultConfig() config {

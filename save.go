@@ -151,7 +151,7 @@ func (s *Session) load() {
 	if !found {
 		return // an unknown or expired ID is never adopted
 	}
-	rec, err := decodeRecord(st.cfg.codec, m.data)
+	rec, err := st.decodeData(m.id, m.data)
 	if err != nil {
 		st.cfg.logger.WarnContext(s.ctx.Context, "session data cannot be decoded; starting a new session", "error", err)
 		s.unreadable = m.id // still Destroy's to delete
@@ -306,8 +306,9 @@ func (s *Session) commit(open bool) error {
 	return nil
 }
 
-func (s *Session) encodeRecord() (string, error) {
-	data, err := encodeRecord(s.store.cfg.codec, &record{Values: s.values, Flashes: s.flashes})
+// encodeRecord encodes the session's record for the row id.
+func (s *Session) encodeRecord(id string) (string, error) {
+	data, err := s.store.encodeData(id, &record{Values: s.values, Flashes: s.flashes})
 	if err != nil {
 		return "", err
 	}
@@ -321,12 +322,12 @@ func (s *Session) encodeRecord() (string, error) {
 }
 
 func (s *Session) insert(ctx context.Context, now time.Time) error {
-	data, err := s.encodeRecord()
+	token, id := newToken()
+	data, err := s.encodeRecord(id)
 	if err != nil {
 		s.fail(err)
 		return s.err
 	}
-	token, id := newToken()
 	c := s.clientInfo()
 	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, LastSeenAt: sql.NullTime{Time: now, Valid: true},
 		UserAgent: c.userAgent, ClientIP: c.ip, Version: 1}
@@ -357,7 +358,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 	defer unlock()
 	c := s.clientInfo()
 	for attempt := 1; ; attempt++ {
-		data, err := s.encodeRecord()
+		data, err := s.encodeRecord(id)
 		if err != nil {
 			s.fail(err)
 			return s.err
@@ -417,7 +418,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			s.fail(ErrSessionInterrupted)
 			return s.err
 		}
-		rec, err := decodeRecord(st.cfg.codec, fresh.data)
+		rec, err := st.decodeData(s.id, fresh.data)
 		if err != nil {
 			s.fail(fmt.Errorf("%w: concurrent save left undecodable data: %w", ErrSave, err))
 			return s.err

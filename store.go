@@ -23,6 +23,8 @@ type Store struct {
 	db  *gorm.DB
 	cfg config
 	run *runner
+	// sealer encrypts the data column; nil without WithEncryption.
+	sealer *sealer
 	// jsonCodec is whether cfg.codec is JSONCodec, whose fast paths apply.
 	jsonCodec bool
 	// nextCleanup is when, in Unix nanoseconds of cfg.now, a request may next
@@ -56,6 +58,12 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 	}
 	st := &Store{db: db, cfg: cfg}
 	_, st.jsonCodec = cfg.codec.(JSONCodec)
+	if len(cfg.keys) > 0 {
+		var err error
+		if st.sealer, err = newSealer(cfg.keys); err != nil {
+			return nil, fmt.Errorf("%w: %w", errInvalidOptions, err)
+		}
+	}
 	causal, err := causalPrefix(context.Background(), db, cfg.logger)
 	if err != nil {
 		return nil, err

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserSessions", testUserSessions},
 		{"Revocation", testRevocation},
 		{"RevocationInTransaction", testRevocationInTransaction},
+		{"EncryptedAtRest", testEncryptedAtRest},
 		{"MigrationIsIdempotent", testMigrationIdempotent},
 		{"MigrationUpgradesOldTable", testMigrationUpgrade},
 		{"ConcurrentMigration", func(t *testing.T, _ DB) { testConcurrentMigration(t, open) }},
@@ -529,4 +530,23 @@ func testRevocationInTransaction(t *testing.T, db DB) {
 	assert.Empty(t, phone.get(a, "/whoami").body, "committed: signed out")
 	assert.Empty(t, laptop.get(a, "/whoami").body)
 	assert.Empty(t, a.rows())
+}
+
+// testEncryptedAtRest stores sessions encrypted: the table holds no
+// plaintext, values and renewals work, and a rotated key reads old rows.
+func testEncryptedAtRest(t *testing.T, db DB) {
+	oldKey, newKey := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32))
+	table := freshTable(t, db)
+	a := newApp(t, db, table, nil, routes, ginsession.WithEncryption(oldKey))
+	cl := newClient(t)
+	require.Equal(t, "set", cl.get(a, "/set?secret=hunter2").body)
+	require.Equal(t, "renewed", cl.get(a, "/renew").body)
+	assert.Equal(t, "hunter2", cl.get(a, "/get?k=secret").body)
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	assert.True(t, strings.HasPrefix(rows[0].Data, "gse1."), rows[0].Data)
+	assert.NotContains(t, rows[0].Data, "hunter2")
+
+	rotated := newApp(t, db, table, nil, routes, ginsession.WithEncryption(newKey, oldKey))
+	assert.Equal(t, "hunter2", cl.get(rotated, "/get?k=secret").body, "the old key still reads")
 }
