@@ -109,6 +109,7 @@ func (st *Store) handle(c *gin.Context) {
 // commitBeforeHeaders saves the session and writes its cookie and Vary into
 // h. It returns an error only when the error handler must answer.
 func (s *Session) commitBeforeHeaders(h http.Header) error {
+	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded && s.err == nil {
@@ -137,6 +138,7 @@ func (s *Session) commitAfterHeaders() {
 // must hear of: any error not reported yet, and a cookie that was due but
 // can no longer be sent.
 func (s *Session) commitLate() error {
+	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.commit(false)

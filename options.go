@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,7 @@ type config struct {
 	gormCallbacks   bool
 	poolWait        time.Duration
 	keys            [][]byte
+	events          func(context.Context, Event)
 }
 
 func defaultConfig() config {

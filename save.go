@@ -260,9 +260,13 @@ func (s *Session) commit(open bool) error {
 	defer cancel()
 	now := st.cfg.now().UTC()
 	for len(s.destroyed) > 0 {
-		if err := st.delete(ctx, s.destroyed[0]); err != nil {
+		n, err := st.delete(ctx, s.destroyed[0])
+		if err != nil {
 			s.fail(fmt.Errorf("%w: destroy: %w", ErrSave, err))
 			return s.err
+		}
+		if n > 0 {
+			s.emit(Event{Kind: EventDestroyed, Handle: s.destroyed[0], UserID: s.destroyedUser, Count: n})
 		}
 		s.destroyed = s.destroyed[1:]
 	}
@@ -338,6 +342,10 @@ func (s *Session) insert(ctx context.Context, now time.Time) error {
 	}
 	s.exists, s.id, s.token, s.version = true, id, token, 1
 	s.created, s.expires = now, m.ExpiresAt
+	s.emit(Event{Kind: EventCreated, Handle: id, UserID: s.userID})
+	if s.userID != "" {
+		s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
+	}
 	s.stored = len(s.flashes)
 	s.resetChanges()
 	s.cookie = cookieSet
@@ -391,6 +399,12 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			return s.err
 		}
 		if ok {
+			if renew {
+				s.emit(Event{Kind: EventRenewed, Handle: id, PreviousHandle: s.id, UserID: s.userID})
+			}
+			if s.userIDSet {
+				s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
+			}
 			s.renewed = s.renewed || renew
 			s.id, s.token, s.version, s.expires = id, token, m.Version, m.ExpiresAt
 			s.stored = len(s.flashes)
@@ -414,6 +428,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 		if !found {
 			// Destroyed (or renewed) by another request: saving would bring
 			// it back. Drop this request's changes.
+			s.emit(Event{Kind: EventInterrupted, Handle: s.id, UserID: s.userID})
 			s.reset()
 			s.fail(ErrSessionInterrupted)
 			return s.err

@@ -42,6 +42,7 @@ type Session struct {
 	ended       bool // the middleware returned: touch nothing
 	route       string
 	abort       atomic.Bool // failed: the chain is to stop
+	pending     []Event     // committed changes not yet told to WithEvents
 }
 
 // state is what a session knows once used.
@@ -68,11 +69,13 @@ type state struct {
 	userIDSet  bool
 	renew      bool
 	dirty      bool
-	touch      bool       // the expiry should move forward
-	destroyed  []string   // row IDs to delete
-	unreadable string     // ID of a row whose data could not be decoded
-	renewed    bool       // an ID renewal was saved: end it with the request
-	lostTaken  []rawValue // flashes this request took that another took first
+	touch      bool     // the expiry should move forward
+	destroyed  []string // row IDs to delete
+	unreadable string   // ID of a row whose data could not be decoded
+	renewed    bool     // an ID renewal was saved: end it with the request
+	// destroyedUser is the user of the session Destroy took, for its event.
+	destroyedUser string
+	lostTaken     []rawValue // flashes this request took that another took first
 }
 
 type cookieOp uint8
@@ -288,6 +291,7 @@ func (s *Session) AddFlash(value any) {
 // It returns nil, and writes nothing, when there are none, and nil when the
 // save fails (Err says why): a flash is never shown unless it was taken.
 func (s *Session) Flashes() []any {
+	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("Flashes") || len(s.flashes) == 0 {
@@ -386,6 +390,7 @@ func (s *Session) Destroy() {
 	if s.state == nil {
 		s.state = new(state)
 	}
+	s.destroyedUser = s.userID
 	ids := []string{s.id}
 	switch {
 	case !s.loaded:
@@ -410,6 +415,7 @@ func (s *Session) Destroy() {
 // error yourself (the error handler then stays out of it). Save is cheap when
 // nothing changed.
 func (s *Session) Save() error {
+	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {

@@ -261,9 +261,8 @@ func (st *Store) see(ctx context.Context, id string, now, staleBefore time.Time,
 
 // delete deletes the session id, and the one it was renewed into within
 // the last renewalGrace.
-func (st *Store) delete(ctx context.Context, id string) error {
-	_, err := st.run.exec(ctx, sDelete, id, id, st.cfg.now().UTC().Add(-renewalGrace))
-	return err
+func (st *Store) delete(ctx context.Context, id string) (int64, error) {
+	return st.run.exec(ctx, sDelete, id, id, st.cfg.now().UTC().Add(-renewalGrace))
 }
 
 // endRenewal forgets the ID a session was renewed from, once the renewing

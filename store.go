@@ -97,6 +97,9 @@ func (st *Store) Cleanup(ctx context.Context) (int64, error) {
 			return total, fmt.Errorf("ginsession: cleanup: %w", err)
 		}
 		if n < cleanupBatch {
+			if total > 0 {
+				st.emit(ctx, Event{Kind: EventCleanedUp, Count: total})
+			}
 			return total, nil
 		}
 	}

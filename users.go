@@ -79,8 +79,12 @@ func (st *Store) DestroySession(ctx context.Context, handle string) error {
 	if len(handle) != idLen {
 		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
-	if err := st.delete(ctx, handle); err != nil {
+	n, err := st.delete(ctx, handle)
+	if err != nil {
 		return fmt.Errorf("%w: destroy session: %w", ErrSave, err)
+	}
+	if n > 0 {
+		st.emit(ctx, Event{Kind: EventRevoked, Handle: handle, Count: n})
 	}
 	return nil
 }
@@ -99,6 +103,9 @@ func (st *Store) DestroyUserSession(ctx context.Context, userID, handle string) 
 	if err != nil {
 		return false, fmt.Errorf("%w: destroy a session of user: %w", ErrSave, err)
 	}
+	if n == 1 {
+		st.emit(ctx, Event{Kind: EventRevoked, Handle: handle, UserID: userID, Count: 1})
+	}
 	return n == 1, nil
 }
 
@@ -112,6 +119,9 @@ func (st *Store) DestroyUser(ctx context.Context, userID string) (int64, error) 
 	n, err := st.run.exec(ctx, sDestroyUser, userID)
 	if err != nil {
 		return 0, fmt.Errorf("%w: destroy sessions of user: %w", ErrSave, err)
+	}
+	if n > 0 {
+		st.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Count: n})
 	}
 	return n, nil
 }
@@ -181,6 +191,7 @@ func (s *Session) Handle() string {
 // was revoked while this request ran): a stale or revoked session must not
 // sign the user out everywhere.
 func (s *Session) DestroyOthers() (int64, error) {
+	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("DestroyOthers") {
@@ -207,6 +218,7 @@ func (s *Session) DestroyOthers() (int64, error) {
 		return 0, fmt.Errorf("%w: destroy the user's other sessions: %w", ErrSave, err)
 	}
 	if n > 0 {
+		s.emit(Event{Kind: EventRevoked, UserID: s.userID, Count: n})
 		return n, nil
 	}
 	// Nothing deleted: no other sessions, or this one is gone.
@@ -217,6 +229,7 @@ func (s *Session) DestroyOthers() (int64, error) {
 	if !found || r.userID != s.userID {
 		// Renewed by another tab, revoked, or signed in as someone else
 		// meanwhile: this request speaks for nobody any more.
+		s.emit(Event{Kind: EventInterrupted, Handle: s.id, UserID: s.userID})
 		s.reset()
 		s.fail(ErrSessionInterrupted)
 		s.errReported = true // returned to the caller, who answers
