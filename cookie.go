@@ -10,7 +10,17 @@ import (
 // expired one, or nothing; and, since the response depends on the session,
 // Vary: Cookie for caches.
 func (s *Session) writeHeaders(h http.Header) {
-	h.Add("Vary", "Cookie")
+	if s.header {
+		// The client keeps its token itself (IssueToken): no cookie, but
+		// for expiring the one a converted cookie session had.
+		h.Add("Vary", s.store.tokenHeaderKey)
+		if s.cookie != cookieExpire || !s.dropCookie {
+			s.cookie = cookieKeep
+			return
+		}
+	} else {
+		h.Add("Vary", "Cookie")
+	}
 	if s.cookie == cookieKeep {
 		return
 	}
@@ -24,7 +34,7 @@ func (s *Session) writeHeaders(h http.Header) {
 		ck.MaxAge = -1
 	} else {
 		ck.Value = s.token
-		if s.store.cfg.persistent {
+		if s.store.persistent(s.pol) {
 			ck.MaxAge = maxAge(s.expires.Sub(s.store.cfg.now()))
 		}
 	}

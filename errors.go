@@ -55,4 +55,19 @@ var (
 	// request (one holding c.Copy(), say). Nothing is read or written; Err
 	// and Save report it, and the log names the route.
 	ErrRequestEnded = errors.New("ginsession: session used after its middleware returned; its request is over")
+
+	// ErrTokenNotIssued means a header request (WithTokenHeader) created a
+	// new session without calling IssueToken, so no client could ever
+	// present it: nothing was saved. A header request whose token is unknown
+	// or expired usually deserves a 401 from the application instead.
+	ErrTokenNotIssued = errors.New("ginsession: new session on a header request without IssueToken; not saved")
+
+	// ErrCSRF means CSRF refused an unsafe request: no token, a token that
+	// does not match the session, no session, or a cross-site origin. The
+	// wrapping error says which; CSRF adds it to c.Errors.
+	ErrCSRF = errors.New("ginsession: CSRF check failed")
+
+	// ErrInvalidExpiry means a handler asked for an expiry that cannot be:
+	// a negative idle timeout.
+	ErrInvalidExpiry = errors.New("ginsession: invalid session expiry")
 )

@@ -142,6 +142,9 @@ func (s *Session) commitLate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.commit(false)
+	if s.header && !s.dropCookie {
+		s.cookie = cookieKeep // a header session needs no cookie
+	}
 	if err == nil {
 		switch s.cookie {
 		case cookieSet:

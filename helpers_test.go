@@ -163,6 +163,31 @@ func (c *client) get(path string) response {
 	return response{Response: resp, body: string(body), stmts: c.a.rec.Take()}
 }
 
+// send makes a request with the given method, form body (if not nil) and
+// extra headers, and returns the response with its body read.
+func (c *client) send(method, path string, form url.Values, header http.Header) response {
+	c.t.Helper()
+	c.a.rec.Take()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.a.srv.URL+path, body)
+	require.NoError(c.t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := c.hc.Do(req)
+	require.NoError(c.t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	resp.Body.Close()
+	return response{Response: resp, body: string(b), stmts: c.a.rec.Take()}
+}
+
 // cookie returns the session cookie the client holds, or "".
 func (c *client) cookie() string {
 	u, _ := url.Parse(c.a.srv.URL)

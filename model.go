@@ -42,6 +42,19 @@ type Model struct {
 	// the renewing request runs: a logout sent with the old cookie meanwhile
 	// must find the session under its new ID. Empty otherwise.
 	RenewedFrom string `gorm:"size:64;not null;default:'';index:,where:renewed_from <> ''"`
+	// SignedInAt is when the session was bound to its user (Login,
+	// SetUserID); NULL for an anonymous session. The store's absolute
+	// lifetime counts from it.
+	SignedInAt sql.NullTime
+	// IdleTimeout is the session's own sliding window in seconds
+	// (Session.SetIdleTimeout); 0 when the store's setting applies.
+	IdleTimeout int64 `gorm:"not null;default:0"`
+	// Deadline is the session's own absolute end (Session.SetDeadline).
+	Deadline sql.NullTime
+	// Flags records how the session travels and expires: 1 remembered
+	// (RememberMe(true)), 2 a browser session (RememberMe(false)), 4 carried
+	// in a request header rather than a cookie (Session.IssueToken).
+	Flags int `gorm:"not null;default:0"`
 }
 
 // TableName gives GORM the default table name, for applications that query
@@ -66,7 +79,11 @@ type mysqlModel struct {
 	ClientIP   string       `gorm:"size:64;not null;default:''"`
 	Version    int64        `gorm:"not null"`
 	// MySQL has no partial indexes: anonymous and renewed rows share one.
-	RenewedFrom string `gorm:"type:char(64) CHARACTER SET ascii COLLATE ascii_bin;not null;default:'';index"`
+	RenewedFrom string       `gorm:"type:char(64) CHARACTER SET ascii COLLATE ascii_bin;not null;default:'';index"`
+	SignedInAt  sql.NullTime `gorm:"precision:6"`
+	IdleTimeout int64        `gorm:"not null;default:0"`
+	Deadline    sql.NullTime `gorm:"precision:6"`
+	Flags       int          `gorm:"not null;default:0"`
 }
 
 // migrate creates or updates the session table. Instances that start at the

@@ -22,6 +22,12 @@ const (
 	DefaultMaxSize = 64 << 10
 	// DefaultCleanupInterval is how often the middleware deletes expired rows.
 	DefaultCleanupInterval = time.Hour
+	// DefaultRememberTimeout is the idle window of a session after
+	// RememberMe(true).
+	DefaultRememberTimeout = 30 * 24 * time.Hour
+	// DefaultBrowserSessionTimeout is the idle window of a session after
+	// RememberMe(false).
+	DefaultBrowserSessionTimeout = 2 * time.Hour
 	// DefaultPoolWait is how long a session statement waits for a connection
 	// when the pool has none free.
 	DefaultPoolWait = 10 * time.Second
@@ -41,6 +47,9 @@ type config struct {
 	persistent      bool
 	lifetime        time.Duration
 	idleTimeout     time.Duration
+	rememberTimeout time.Duration
+	browserTimeout  time.Duration
+	tokenHeader     string
 	tableName       string
 	codec           Codec
 	errorHandler    func(*gin.Context, error)
@@ -64,6 +73,8 @@ func defaultConfig() config {
 		sameSite:        http.SameSiteLaxMode,
 		persistent:      true,
 		idleTimeout:     DefaultIdleTimeout,
+		rememberTimeout: DefaultRememberTimeout,
+		browserTimeout:  DefaultBrowserSessionTimeout,
 		tableName:       DefaultTableName,
 		codec:           JSONCodec{},
 		maxSize:         DefaultMaxSize,
@@ -75,13 +86,17 @@ func defaultConfig() config {
 
 func (c *config) validate() error {
 	var errs []error
-	if c.cookieName == "" || strings.ContainsFunc(c.cookieName, func(r rune) bool {
-		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r)
-	}) {
+	if !httpToken(c.cookieName) {
 		errs = append(errs, fmt.Errorf("cookie name %q is not a valid HTTP token", c.cookieName))
 	}
 	if c.lifetime < 0 || c.idleTimeout < 0 {
 		errs = append(errs, errors.New("lifetime and idle timeout must not be negative"))
+	}
+	if c.rememberTimeout <= 0 || c.browserTimeout <= 0 {
+		errs = append(errs, errors.New("remember and browser-session timeouts must be positive"))
+	}
+	if c.tokenHeader != "" && !httpToken(c.tokenHeader) {
+		errs = append(errs, fmt.Errorf("token header %q is not a valid header name", c.tokenHeader))
 	}
 	if c.lifetime == 0 && c.idleTimeout == 0 {
 		errs = append(errs, errors.New("set WithLifetime or WithIdleTimeout: a session must expire"))
@@ -136,6 +151,14 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: %w", errInvalidOptions, err)
 	}
 	return nil
+}
+
+// httpToken reports whether name is an HTTP token, as cookie and header
+// names must be.
+func httpToken(name string) bool {
+	return name != "" && !strings.ContainsFunc(name, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r)
+	})
 }
 
 // errInvalidOptions is what NewStore's error wraps when an option is wrong,
@@ -243,6 +266,30 @@ func WithLifetime(d time.Duration) Option { return func(c *config) { c.lifetime 
 // WithLifetime). Reads move the expiry forward only once a tenth of the
 // window has passed, so a read-only request rarely writes.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
+
+// WithRememberTimeout sets the idle window of a session after
+// RememberMe(true): it lives this long after its last use, with a
+// persistent cookie. Default 30 days.
+func WithRememberTimeout(d time.Duration) Option {
+	return func(c *config) { c.rememberTimeout = d }
+}
+
+// WithBrowserSessionTimeout sets the idle window of a session after
+// RememberMe(false): its cookie dies with the browser, and the row this long
+// after its last use. Default 2 hours.
+func WithBrowserSessionTimeout(d time.Duration) Option {
+	return func(c *config) { c.browserTimeout = d }
+}
+
+// WithTokenHeader lets API clients carry their session in a request header
+// instead of a cookie: "Authorization" for "Authorization: Bearer <token>",
+// any other name for the bare token. Default "": cookies only. A request
+// that carries the header is a header request whatever cookies it has: its
+// session comes from the header alone, its response sets no cookie, and
+// CSRF checks skip it. Header and cookie sessions share the table and the
+// user calls, but a token of one kind is never accepted as the other. A
+// handler hands a client its token with Session.IssueToken.
+func WithTokenHeader(name string) Option { return func(c *config) { c.tokenHeader = name } }
 
 // WithTableName sets the session table's name. Default "gin_sessions". It
 // must be a plain identifier (letters, digits, _), or schema.table.

@@ -70,14 +70,15 @@ func (s *Session) abortChain(c *gin.Context) {
 // for earlier IDs.
 func (s *Session) reset() {
 	s.exists, s.id, s.token, s.version, s.userID, s.touch, s.seen = false, "", "", 0, "", false, false
-	s.created, s.expires = time.Time{}, time.Time{}
+	s.start, s.expires, s.pol = time.Time{}, time.Time{}, policy{}
 	s.values = nil
 	s.flashes, s.stored = nil, 0
 	s.resetChanges()
 }
 
 func (s *Session) resetChanges() {
-	s.cleared, s.renew, s.dirty, s.userIDSet = false, false, false, false
+	s.cleared, s.renew, s.dirty, s.userIDSet, s.policySet, s.keep = false, false, false, false, false, false
+	s.nextToken, s.nextID = "", ""
 	s.sets, s.deletes = nil, nil // made on first use
 	s.added, s.taken = nil, nil
 }
@@ -95,6 +96,15 @@ type candidates struct {
 // request to return a few.
 func (s *Session) cookieTokens() candidates {
 	var c candidates
+	if value, present := s.headerToken(); present {
+		// A header request: its cookies are not looked at, so that neither
+		// kind of token can stand in for the other.
+		s.header = true
+		if id, ok := parseToken(value); ok {
+			c.tokens[0], c.ids[0], c.n = value, id, 1
+		}
+		return c
+	}
 	name := s.store.cfg.cookieName
 	for _, line := range s.req.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
@@ -117,6 +127,31 @@ func (s *Session) cookieTokens() candidates {
 		}
 	}
 	return c
+}
+
+// headerToken returns the token of WithTokenHeader's header, and whether
+// the request carries that header at all. A value that is not one token
+// (a second header) yields an empty token. Authorization counts only with
+// the Bearer scheme: a browser sends Basic credentials on its own, and its
+// cookie session must go on working behind them.
+func (s *Session) headerToken() (string, bool) {
+	key := s.store.tokenHeaderKey
+	if key == "" {
+		return "", false
+	}
+	values, present := s.req.Header[key]
+	if !present || len(values) != 1 {
+		return "", present
+	}
+	v := values[0]
+	if key == "Authorization" {
+		scheme, token, _ := strings.Cut(v, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", false
+		}
+		v = strings.TrimLeft(token, " ")
+	}
+	return strings.TrimSpace(v), true
 }
 
 // load reads the session on first use. The caller holds s.mu.
@@ -151,6 +186,12 @@ func (s *Session) load() {
 	if !found {
 		return // an unknown or expired ID is never adopted
 	}
+	if (m.pol.flags&flagHeader != 0) != s.header {
+		// A header session's token sent in a cookie, or the reverse: each
+		// kind is accepted only the way it was issued.
+		st.cfg.logger.WarnContext(s.ctx.Context, "session token presented in the wrong place; ignored", "header", s.header)
+		return
+	}
 	rec, err := st.decodeData(m.id, m.data)
 	if err != nil {
 		st.cfg.logger.WarnContext(s.ctx.Context, "session data cannot be decoded; starting a new session", "error", err)
@@ -165,12 +206,13 @@ func (s *Session) load() {
 func (s *Session) adopt(m row, rec record, now time.Time) {
 	s.exists = true
 	s.version = m.version
-	s.created = m.created
+	s.start = m.start
 	s.expires = m.expires
+	s.pol = m.pol
 	s.userID = m.userID
 	s.values = rec.Values
 	s.flashes, s.stored = rec.Flashes, len(rec.Flashes)
-	s.touch = s.store.expiry(s.created, now).Sub(s.expires) > s.store.refreshAfter()
+	s.touch = s.store.expiry(s.start, now, s.pol).Sub(s.expires) > s.store.refreshAfter(s.pol)
 	s.seen = s.store.cfg.lastSeen > 0 && now.Sub(m.lastSeen) > s.store.cfg.lastSeen
 }
 
@@ -222,11 +264,14 @@ func (s *Session) rebase(m row, rec record, now time.Time) {
 			s.lostTaken = append(s.lostTaken, f)
 		}
 	}
-	userID := s.userID
+	userID, pol := s.userID, s.pol
 	s.adopt(m, rec, now)
 	s.flashes = append(s.flashes, s.added...)
 	if s.userIDSet {
 		s.userID = userID
+	}
+	if s.policySet {
+		s.pol = pol
 	}
 }
 
@@ -256,6 +301,10 @@ func (s *Session) commit(open bool) error {
 		return nil // nothing to write
 	}
 	st := s.store
+	if s.header {
+		// The token goes back through IssueToken, not the headers.
+		open = true
+	}
 	ctx, cancel := s.writeContext()
 	defer cancel()
 	now := st.cfg.now().UTC()
@@ -272,13 +321,19 @@ func (s *Session) commit(open bool) error {
 	}
 	switch {
 	case s.dirty && !s.exists:
-		if len(s.values) == 0 && len(s.flashes) == 0 && s.userID == "" {
+		if len(s.values) == 0 && len(s.flashes) == 0 && s.userID == "" && !s.keep {
 			s.resetChanges() // nothing worth a row
 			return nil
 		}
 		if !open {
 			s.resetChanges()
 			return fmt.Errorf("%w: new session not created", ErrCookieNotSent)
+		}
+		if s.header && !s.keep {
+			// Nobody would ever learn this session's token.
+			s.resetChanges()
+			s.fail(ErrTokenNotIssued)
+			return s.err
 		}
 		return s.insert(ctx, now)
 	case s.dirty:
@@ -288,7 +343,7 @@ func (s *Session) commit(open bool) error {
 		}
 		return s.update(ctx, now, s.renew, open)
 	case s.touch && open:
-		expires := st.expiry(s.created, now)
+		expires := st.expiry(s.start, now, s.pol)
 		moved, err := st.moveExpiry(ctx, s.id, expires, now, s.clientInfo())
 		s.touch, s.seen = false, false
 		if err != nil {
@@ -312,12 +367,17 @@ func (s *Session) commit(open bool) error {
 
 // encodeRecord encodes the session's record for the row id.
 func (s *Session) encodeRecord(id string) (string, error) {
-	data, err := s.store.encodeData(id, &record{Values: s.values, Flashes: s.flashes})
+	return s.store.encodeRecord(id, &record{Values: s.values, Flashes: s.flashes})
+}
+
+// encodeRecord encodes rec for the row id, within WithMaxSize and as text.
+func (st *Store) encodeRecord(id string, rec *record) (string, error) {
+	data, err := st.encodeData(id, rec)
 	if err != nil {
 		return "", err
 	}
-	if len(data) > s.store.cfg.maxSize {
-		return "", fmt.Errorf("%w: session is %d bytes, limit %d", ErrTooLarge, len(data), s.store.cfg.maxSize)
+	if len(data) > st.cfg.maxSize {
+		return "", fmt.Errorf("%w: session is %d bytes, limit %d", ErrTooLarge, len(data), st.cfg.maxSize)
 	}
 	if !utf8.Valid(data) {
 		return "", fmt.Errorf("%w: the codec's output is not valid UTF-8", ErrEncode)
@@ -326,22 +386,29 @@ func (s *Session) encodeRecord(id string) (string, error) {
 }
 
 func (s *Session) insert(ctx context.Context, now time.Time) error {
-	token, id := newToken()
+	token, id := s.takeNext()
 	data, err := s.encodeRecord(id)
 	if err != nil {
 		s.fail(err)
 		return s.err
 	}
+	if s.header {
+		s.pol.flags |= flagHeader
+	}
 	c := s.clientInfo()
 	m := Model{ID: id, Data: data, UserID: s.userID, CreatedAt: now, UpdatedAt: now, LastSeenAt: sql.NullTime{Time: now, Valid: true},
 		UserAgent: c.userAgent, ClientIP: c.ip, Version: 1}
-	m.ExpiresAt = s.store.expiry(now, now)
+	s.pol.setColumns(&m)
+	if s.userID != "" {
+		m.SignedInAt = sql.NullTime{Time: now, Valid: true}
+	}
+	m.ExpiresAt = s.store.expiry(now, now, s.pol)
 	if err := s.store.insert(ctx, &m); err != nil {
 		s.fail(fmt.Errorf("%w: %w", ErrSave, err))
 		return s.err
 	}
 	s.exists, s.id, s.token, s.version = true, id, token, 1
-	s.created, s.expires = now, m.ExpiresAt
+	s.start, s.expires = now, m.ExpiresAt
 	s.emit(Event{Kind: EventCreated, Handle: id, UserID: s.userID})
 	if s.userID != "" {
 		s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
@@ -352,13 +419,31 @@ func (s *Session) insert(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// takeNext returns the token and ID for a new row or a renewal: those drawn
+// early for a CSRF token, if any, else fresh ones.
+func (s *Session) takeNext() (token, id string) {
+	if s.nextToken != "" {
+		token, id = s.nextToken, s.nextID
+		s.nextToken, s.nextID = "", ""
+		return token, id
+	}
+	return newToken()
+}
+
+// setColumns writes p into the policy columns of m.
+func (p policy) setColumns(m *Model) {
+	m.Flags = p.flags
+	m.IdleTimeout = int64(p.idle / time.Second)
+	m.Deadline = sql.NullTime{Time: p.deadline, Valid: !p.deadline.IsZero()}
+}
+
 // update saves over the version this request read, re-reading and
 // re-applying its changes when a concurrent writer saved first.
 func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) error {
 	st := s.store
 	id, token := s.id, s.token
 	if renew {
-		token, id = newToken()
+		token, id = s.takeNext()
 	}
 	// Saves of one session take turns within this process, so they retry
 	// at most once; the row's version still guards against other processes.
@@ -376,12 +461,21 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 		if renew {
 			m.RenewedFrom = s.id
 		}
-		// The expiry moves only with a cookie that says so; otherwise the
-		// UPDATE leaves the column alone, so as not to undo another
+		// The expiry moves only with a cookie that says so, or with a new
+		// policy or user (sign-in restarts the absolute lifetime); otherwise
+		// the UPDATE leaves the column alone, so as not to undo another
 		// request's move.
-		move := s.touch && open
+		start := s.start
+		if s.userIDSet {
+			start = now
+			if s.userID != "" {
+				m.SignedInAt = sql.NullTime{Time: now, Valid: true}
+			}
+		}
+		move := s.touch && open || s.policySet || s.userIDSet
 		if move {
-			m.ExpiresAt = st.expiry(s.created, now)
+			s.pol.setColumns(&m)
+			m.ExpiresAt = st.expiry(start, now, s.pol)
 		}
 		cols := 0
 		if renew {
@@ -406,11 +500,15 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 				s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
 			}
 			s.renewed = s.renewed || renew
-			s.id, s.token, s.version, s.expires = id, token, m.Version, m.ExpiresAt
+			s.id, s.token, s.version, s.expires, s.start = id, token, m.Version, m.ExpiresAt, start
 			s.stored = len(s.flashes)
 			s.seen = false
-			if renew || move {
+			if renew || move && (open || s.policySet) {
+				// A sign-in after the headers moved only the row's expiry
+				// later: the cookie it has still works meanwhile.
 				s.cookie = cookieSet
+			}
+			if move {
 				s.touch = false
 			}
 			s.resetChanges()

@@ -51,9 +51,11 @@ type state struct {
 	id      string // the row's ID, the token's hash; empty when none
 	token   string // the cookie value for id
 	version int64
-	created time.Time
+	start   time.Time // when the absolute lifetime began: sign-in, or creation
 	expires time.Time // the row's expiry, as the cookie knows it
-	seen    bool      // the last-seen time is stale enough to write
+	pol     policy
+	header  bool // the request carries the session in WithTokenHeader's header
+	seen    bool // the last-seen time is stale enough to write
 	userID  string
 	values  map[string]rawValue
 	flashes []rawValue
@@ -67,12 +69,19 @@ type state struct {
 	added      []rawValue
 	taken      []rawValue
 	userIDSet  bool
+	policySet  bool // RememberMe, SetIdleTimeout or SetDeadline changed pol
+	keep       bool // save even an empty new session (CSRFToken, IssueToken)
+	dropCookie bool // IssueToken moved a cookie session into a header
 	renew      bool
-	dirty      bool
-	touch      bool     // the expiry should move forward
-	destroyed  []string // row IDs to delete
-	unreadable string   // ID of a row whose data could not be decoded
-	renewed    bool     // an ID renewal was saved: end it with the request
+	// nextToken and nextID are the token and ID that the next insert or
+	// renewal takes, drawn early when a CSRF token must be derived from
+	// them before the save.
+	nextToken, nextID string
+	dirty             bool
+	touch             bool     // the expiry should move forward
+	destroyed         []string // row IDs to delete
+	unreadable        string   // ID of a row whose data could not be decoded
+	renewed           bool     // an ID renewal was saved: end it with the request
 	// destroyedUser is the user of the session Destroy took, for its event.
 	destroyedUser string
 	lostTaken     []rawValue // flashes this request took that another took first
@@ -189,16 +198,19 @@ func (s *Session) Set(key string, value any) {
 	s.dirty = true
 }
 
-func (s *Session) encode(value any) (rawValue, error) {
-	raw, err := s.store.cfg.codec.Marshal(value)
+func (s *Session) encode(value any) (rawValue, error) { return s.store.encodeValue(value) }
+
+// encodeValue encodes one value with the store's codec, within WithMaxSize.
+func (st *Store) encodeValue(value any) (rawValue, error) {
+	raw, err := st.cfg.codec.Marshal(value)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEncode, err)
 	}
-	if !s.store.jsonCodec {
+	if !st.jsonCodec {
 		raw = bytes.Clone(raw) // a codec may reuse its buffer
 	}
-	if len(raw) > s.store.cfg.maxSize {
-		return nil, fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(raw), s.store.cfg.maxSize)
+	if len(raw) > st.cfg.maxSize {
+		return nil, fmt.Errorf("%w: value is %d bytes, limit %d", ErrTooLarge, len(raw), st.cfg.maxSize)
 	}
 	return raw, nil
 }

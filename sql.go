@@ -59,7 +59,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		marks := strings.Repeat(", ?", n)[2:]
 		q[sLoadAny+stmtID(n-2)] = "SELECT id, " + cols + " FROM " + table + " WHERE id IN (" + marks + ") AND expires_at > ?"
 	}
-	q[sInsert] = "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	q[sInsert] = "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	q[sMoveExpiry] = "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND expires_at > ? AND expires_at < ?"
 	q[sSee] = "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND (last_seen_at IS NULL OR last_seen_at < ?)"
 	// A session renewed by a request that is still running has moved to a
@@ -71,14 +71,14 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 			u += ", id = ?, renewed_from = ?"
 		}
 		if cols&updateUser != 0 {
-			u += ", user_id = ?"
+			u += ", user_id = ?, signed_in_at = ?"
 		}
 		if cols&updateExpiry != 0 {
-			u += ", expires_at = ?"
+			u += ", expires_at = ?, idle_timeout = ?, deadline = ?, flags = ?"
 		}
 		q[sUpdate+stmtID(cols)] = u + " WHERE id = ? AND version = ? AND expires_at > ?"
 	}
-	q[sUserSessions] = "SELECT id, user_id, created_at, last_seen_at, expires_at, user_agent, client_ip FROM " + table +
+	q[sUserSessions] = "SELECT id, user_id, created_at, last_seen_at, expires_at, user_agent, client_ip, signed_in_at, flags FROM " + table +
 		" WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY created_at DESC LIMIT " + strconv.Itoa(MaxUserSessions)
 	q[sDestroyUserSession] = "DELETE FROM " + table + " WHERE id = ? AND user_id = ? AND user_id <> ''"
 	q[sDestroyUser] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> ''"
@@ -107,13 +107,13 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	return q
 }
 
-// loadColumns are the columns a request reads: the creation time only when
-// an absolute lifetime needs it, the last-seen time only when reads keep it
-// current. Each time column costs a parse per request.
+// loadColumns are the columns a request reads: the creation and sign-in
+// times only when an absolute lifetime needs them, the last-seen time only
+// when reads keep it current. Each time column costs a parse per request.
 func (st *Store) loadColumns() string {
-	cols := "data, user_id, expires_at, version"
+	cols := "data, user_id, expires_at, version, flags, idle_timeout, deadline"
 	if st.cfg.lifetime > 0 {
-		cols += ", created_at"
+		cols += ", created_at, signed_in_at"
 	}
 	if st.cfg.lastSeen > 0 {
 		cols += ", last_seen_at"
@@ -137,9 +137,10 @@ type row struct {
 	data     []byte
 	userID   string
 	expires  time.Time
-	created  time.Time
+	start    time.Time // sign-in, else creation; only with a lifetime
 	lastSeen time.Time
 	version  int64
+	pol      policy
 }
 
 // client is what a save records of the browser, when the store records it.
@@ -147,14 +148,15 @@ type clientInfo struct{ userAgent, ip string }
 
 // scanRow reads one row of sLoad (or, withID, of sLoadAny) into r.
 func (st *Store) scanRow(rows *sql.Rows, r *row, withID bool) error {
-	var lastSeen sql.NullTime
-	dest := make([]any, 0, 7)
+	var lastSeen, deadline, signedIn sql.NullTime
+	var idle int64
+	dest := make([]any, 0, 11)
 	if withID {
 		dest = append(dest, &r.id)
 	}
-	dest = append(dest, &r.data, &r.userID, &r.expires, &r.version)
+	dest = append(dest, &r.data, &r.userID, &r.expires, &r.version, &r.pol.flags, &idle, &deadline)
 	if st.cfg.lifetime > 0 {
-		dest = append(dest, &r.created)
+		dest = append(dest, &r.start, &signedIn)
 	}
 	if st.cfg.lastSeen > 0 {
 		dest = append(dest, &lastSeen)
@@ -163,6 +165,13 @@ func (st *Store) scanRow(rows *sql.Rows, r *row, withID bool) error {
 		return err
 	}
 	r.lastSeen = lastSeen.Time
+	r.pol.idle = time.Duration(idle) * time.Second
+	if deadline.Valid {
+		r.pol.deadline = deadline.Time.UTC()
+	}
+	if signedIn.Valid {
+		r.start = signedIn.Time
+	}
 	return nil
 }
 
@@ -216,7 +225,7 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time) (row,
 
 func (st *Store) insert(ctx context.Context, m *Model) error {
 	_, err := st.run.exec(ctx, sInsert, m.ID, m.Data, m.UserID, m.ExpiresAt, m.CreatedAt, m.UpdatedAt,
-		m.LastSeenAt, m.UserAgent, m.ClientIP, m.Version)
+		m.LastSeenAt, m.UserAgent, m.ClientIP, m.Version, m.SignedInAt, m.IdleTimeout, m.Deadline, m.Flags)
 	return err
 }
 
@@ -225,17 +234,17 @@ func (st *Store) insert(ctx context.Context, m *Model) error {
 // those that cols names. It reports false when another request got there
 // first.
 func (st *Store) update(ctx context.Context, from string, m *Model, cols int, now time.Time) (bool, error) {
-	args := make([]any, 0, 12)
+	args := make([]any, 0, 17)
 	args = append(args, m.Data, m.UpdatedAt, m.Version, m.LastSeenAt)
 	args = st.withClient(args, clientInfo{m.UserAgent, m.ClientIP})
 	if cols&updateID != 0 {
 		args = append(args, m.ID, m.RenewedFrom)
 	}
 	if cols&updateUser != 0 {
-		args = append(args, m.UserID)
+		args = append(args, m.UserID, m.SignedInAt)
 	}
 	if cols&updateExpiry != 0 {
-		args = append(args, m.ExpiresAt)
+		args = append(args, m.ExpiresAt, m.IdleTimeout, m.Deadline, m.Flags)
 	}
 	args = append(args, from, m.Version-1, now)
 	n, err := st.run.exec(ctx, sUpdate+stmtID(cols), args...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,8 @@ type Store struct {
 	run *runner
 	// sealer encrypts the data column; nil without WithEncryption.
 	sealer *sealer
+	// tokenHeaderKey is WithTokenHeader's header in canonical form, or "".
+	tokenHeaderKey string
 	// jsonCodec is whether cfg.codec is JSONCodec, whose fast paths apply.
 	jsonCodec bool
 	// nextCleanup is when, in Unix nanoseconds of cfg.now, a request may next
@@ -57,6 +60,9 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{db: db, cfg: cfg}
+	if cfg.tokenHeader != "" {
+		st.tokenHeaderKey = http.CanonicalHeaderKey(cfg.tokenHeader)
+	}
 	_, st.jsonCodec = cfg.codec.(JSONCodec)
 	if len(cfg.keys) > 0 {
 		var err error
@@ -131,27 +137,6 @@ func (st *Store) maybeCleanup() {
 		}
 		st.cfg.logger.Debug("session cleanup", "deleted", n)
 	}()
-}
-
-// expiry is when a session created at created and used at now dies: the
-// sooner of the idle and the absolute deadline.
-func (st *Store) expiry(created, now time.Time) time.Time {
-	var exp time.Time
-	if st.cfg.idleTimeout > 0 {
-		exp = now.Add(st.cfg.idleTimeout)
-	}
-	if st.cfg.lifetime > 0 {
-		if abs := created.Add(st.cfg.lifetime); exp.IsZero() || abs.Before(exp) {
-			exp = abs
-		}
-	}
-	return exp.UTC()
-}
-
-// refreshAfter is how far the expiry must be able to move before a read pays
-// for a write to move it.
-func (st *Store) refreshAfter() time.Duration {
-	return st.cfg.idleTimeout / 10
 }
 
 // keyedLocks holds one mutex per key in use, and none for keys not in use.

@@ -39,6 +39,13 @@ type SessionInfo struct {
 	// UserAgent and ClientIP are empty unless the store records them.
 	UserAgent string
 	ClientIP  string
+	// SignedInAt is when the session was bound to its user: its last Login.
+	SignedInAt time.Time
+	// Remembered is true for a session made with RememberMe(true).
+	Remembered bool
+	// Header is true for a session an API client carries in a request
+	// header (IssueToken), false for a browser's cookie session.
+	Header bool
 }
 
 // UserSessions returns the live sessions bound to userID, newest first, at
@@ -52,11 +59,18 @@ func (st *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo
 		infos = infos[:0]
 		for rows.Next() {
 			var info SessionInfo
-			var lastSeen sql.NullTime
+			var lastSeen, signedIn sql.NullTime
+			var flags int
 			if err := rows.Scan(&info.Handle, &info.UserID, &info.CreatedAt, &lastSeen, &info.ExpiresAt,
-				&info.UserAgent, &info.ClientIP); err != nil {
+				&info.UserAgent, &info.ClientIP, &signedIn, &flags); err != nil {
 				return int64(len(infos)), err
 			}
+			info.SignedInAt = signedIn.Time
+			if !signedIn.Valid { // bound before the column existed
+				info.SignedInAt = info.CreatedAt
+			}
+			info.Remembered = flags&flagRemembered != 0
+			info.Header = flags&flagHeader != 0
 			info.LastSeen = lastSeen.Time
 			if !lastSeen.Valid { // a row from before the column existed
 				info.LastSeen = info.CreatedAt
@@ -164,9 +178,21 @@ func (t *Tx) DestroyUser(ctx context.Context, userID string) (int64, error) {
 
 // Login binds the session to userID under a new ID: RenewID and SetUserID
 // in one call, the thing to do when a user signs in.
+//
+// Sign-in is a fresh start: the session's signed-in time (SessionInfo's
+// SignedInAt) and the store's absolute lifetime (WithLifetime) count from
+// it, and the new ID gives the session a new CSRF secret. Call it at every
+// sign-in, also when the same user signs in again.
 func (s *Session) Login(userID string) {
 	s.RenewID()
-	s.SetUserID(userID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.writable("Login") {
+		return
+	}
+	s.userID = userID
+	s.userIDSet = true
+	s.dirty = true
 }
 
 // Handle returns the handle of this session as SessionInfo knows it, or ""
