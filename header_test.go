@@ -1,0 +1,247 @@
+package ginsession
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// apiRoutes are an API's: a login that hands out a token, and routes that
+// use the session, behind CSRF as a site that serves browsers too would be.
+func apiRoutes(a **app) func(r *gin.Engine) {
+	return func(r *gin.Engine) {
+		r.Use(CSRF())
+		deviceRoutes(a)(r)
+		r.POST("/api/login", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.PostForm("u"))
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"token": token})
+		})
+		r.GET("/api/token", func(c *gin.Context) { // an anonymous API session
+			token, err := Default(c).IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+		r.POST("/api/cart", func(c *gin.Context) {
+			Default(c).Set("cart", c.PostForm("item"))
+			c.String(http.StatusOK, "added")
+		})
+		r.POST("/api/renew", func(c *gin.Context) {
+			s := Default(c)
+			s.RenewID()
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+		r.POST("/api/logout", func(c *gin.Context) {
+			Default(c).Destroy()
+			c.String(http.StatusOK, "bye")
+		})
+	}
+}
+
+func newAPIApp(t *testing.T, header string) *app {
+	var a *app
+	a = newApp(t, apiRoutes(&a), WithTokenHeader(header))
+	return a
+}
+
+func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+
+// A fresh API client, with no cookie jar: what a mobile app is.
+func (a *app) apiClient() *client {
+	cl := a.client()
+	cl.hc.Jar = nil
+	return cl
+}
+
+func TestHeaderSessionsTravelInAuthorizationWithoutCookies(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	api := a.apiClient()
+	// A login form post without a token: a request with no session is
+	// refused by CSRF, so the API logs in with a header of its own.
+	resp := api.post("/api/login", url.Values{"u": {"alice"}}, nil)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	token := api.apiLogin2(t)
+
+	resp = api.send(http.MethodGet, "/whoami", nil, bearer(token))
+	assert.Equal(t, "alice", resp.body)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	assert.Contains(t, resp.Header.Values("Vary"), "Authorization")
+	assert.NotContains(t, resp.Header.Values("Vary"), "Cookie")
+
+	resp = api.send(http.MethodPost, "/api/cart", url.Values{"item": {"book"}}, bearer(token))
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "CSRF does not apply to header sessions: %s", resp.body)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	assert.Equal(t, "book", api.send(http.MethodGet, "/get?k=cart", nil, bearer(token)).body)
+
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	assert.Equal(t, flagHeader, rows[0].Flags&flagHeader)
+	assert.Equal(t, "alice", rows[0].UserID)
+
+	resp = api.send(http.MethodPost, "/api/logout", nil, bearer(token))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	assert.Empty(t, a.rows())
+	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, bearer(token)).body, "the token is dead")
+}
+
+// apiLogin2 logs in from an API client that first gets an anonymous
+// header session (exempt from CSRF), as a mobile app's first launch does.
+func (c *client) apiLogin2(t *testing.T) string {
+	t.Helper()
+	anon := c.get("/api/token")
+	require.Equal(t, http.StatusOK, anon.StatusCode, anon.body)
+	assert.Empty(t, anon.Header.Values("Set-Cookie"))
+	resp := c.send(http.MethodPost, "/api/login", url.Values{"u": {"alice"}}, bearer(anon.body))
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	var out struct{ Token string }
+	require.NoError(t, json.Unmarshal([]byte(resp.body), &out))
+	assert.NotEqual(t, anon.body, out.Token, "Login renews the header session's token too")
+	assert.Empty(t, c.send(http.MethodGet, "/whoami", nil, bearer(anon.body)).body, "the anonymous token died with the renewal")
+	return out.Token
+}
+
+func TestANamedHeaderCarriesTheBareToken(t *testing.T) {
+	a := newAPIApp(t, "X-Session-Token")
+	api := a.apiClient()
+	token := api.get("/api/token").body
+	require.Len(t, token, tokenLen)
+	resp := api.send(http.MethodPost, "/api/cart", url.Values{"item": {"pen"}}, http.Header{"X-Session-Token": {token}})
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	assert.Equal(t, "pen", api.send(http.MethodGet, "/get?k=cart", nil, http.Header{"X-Session-Token": {token}}).body)
+	assert.Contains(t, resp.Header.Values("Vary"), "X-Session-Token")
+	assert.Equal(t, http.StatusNotFound, api.send(http.MethodGet, "/get?k=cart", nil, bearer(token)).StatusCode,
+		"Authorization is just a header here: no session in it")
+}
+
+// Neither kind of token stands in for the other, so a header session
+// cannot be smuggled past CSRF as a cookie, nor a cookie into an API.
+func TestATokenIsAcceptedOnlyTheWayItWasIssued(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	browser := a.client()
+	require.Equal(t, "hello bob", browser.get("/login?u=bob").body)
+	cookieToken := browser.cookie()
+	api := a.apiClient()
+	headerToken := api.apiLogin2(t)
+
+	thief := a.client()
+	thief.setCookie(headerToken)
+	assert.Empty(t, thief.get("/whoami").body, "a header token in a cookie is no session")
+	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, bearer(cookieToken)).body, "a cookie token in a header is no session")
+
+	// A request with both: the header alone decides, and the cookie
+	// session is left alone.
+	resp := browser.send(http.MethodPost, "/api/cart", url.Values{"item": {"mixed"}}, bearer(headerToken))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	assert.Equal(t, "mixed", api.send(http.MethodGet, "/get?k=cart", nil, bearer(headerToken)).body)
+	assert.Equal(t, http.StatusNotFound, browser.get("/get?k=cart").StatusCode, "the cookie session did not change")
+	assert.Equal(t, "bob", browser.get("/whoami").body)
+	assert.Contains(t, a.logs.String(), "session token presented in the wrong place")
+}
+
+func TestBasicAuthorizationLeavesTheCookieSessionAlone(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	browser := a.client()
+	browser.get("/login?u=bob")
+	resp := browser.send(http.MethodGet, "/whoami", nil, http.Header{"Authorization": {"Basic Ym9iOnNlY3JldA=="}})
+	assert.Equal(t, "bob", resp.body, "a site behind HTTP Basic still has its cookie sessions")
+}
+
+func TestIssueTokenTurnsACookieSessionIntoAHeaderOne(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	browser := a.client()
+	browser.get("/set?k=v")
+	old := browser.cookie()
+	token := browser.get("/api/token")
+	require.Equal(t, http.StatusOK, token.StatusCode, token.body)
+	ck := token.sessionCookie()
+	require.NotNil(t, ck)
+	assert.Negative(t, ck.MaxAge, "the cookie is expired: one session is never both")
+	assert.NotEqual(t, old, token.body, "under a new ID")
+
+	stale := a.client()
+	stale.setCookie(old)
+	assert.Equal(t, http.StatusNotFound, stale.get("/get?k=k").StatusCode, "the old cookie is dead")
+	assert.Equal(t, "v", a.apiClient().send(http.MethodGet, "/get?k=k", nil, bearer(token.body)).body, "the data came along")
+}
+
+func TestRenewingAHeaderSessionHandsOutTheNewToken(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	api := a.apiClient()
+	first := api.apiLogin2(t)
+	resp := api.send(http.MethodPost, "/api/renew", nil, bearer(first))
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	second := resp.body
+	assert.NotEqual(t, first, second)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	assert.Equal(t, "alice", api.send(http.MethodGet, "/whoami", nil, bearer(second)).body)
+	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, bearer(first)).body)
+}
+
+func TestTheDevicesPageListsCookieAndHeaderSessions(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	browser := a.client()
+	browser.get("/login?u=alice")
+	a.apiClient().apiLogin2(t)
+	devices := browser.devices()
+	require.Len(t, devices, 2)
+	kinds := map[bool]int{}
+	for _, d := range devices {
+		kinds[d.Header]++
+		assert.Equal(t, "alice", d.UserID)
+	}
+	assert.Equal(t, map[bool]int{true: 1, false: 1}, kinds)
+
+	// Both are revocable alike.
+	n, err := a.store.DestroyUser(t.Context(), "alice")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+}
+
+func TestANewSessionOnAHeaderRequestWithoutIssueTokenIsRefused(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	unknown, _ := newToken()
+	resp := a.apiClient().send(http.MethodPost, "/api/cart", url.Values{"item": {"lost"}}, bearer(unknown))
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Contains(t, a.logs.String(), ErrTokenNotIssued.Error())
+	assert.Empty(t, a.rows(), "no row that nobody could reach")
+}
+
+func TestIssueTokenWithoutATokenHeaderPanicsWithTheFix(t *testing.T) {
+	var msg any
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/token", func(c *gin.Context) {
+			defer func() { msg = recover(); c.String(http.StatusTeapot, "recovered") }()
+			_, _ = Default(c).IssueToken()
+		})
+	})
+	a.client().get("/token")
+	assert.Equal(t, `ginsession: IssueToken needs a store with WithTokenHeader("Authorization") (or another header name)`, fmt.Sprint(msg))
+}
+
+func TestAnInvalidTokenHeaderNameIsRefusedAtStartUp(t *testing.T) {
+	db, _ := openDB(t)
+	_, err := NewStore(db, WithTokenHeader("Bad Header"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `token header "Bad Header" is not a valid header name`)
+}
