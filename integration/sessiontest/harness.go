@@ -155,6 +155,31 @@ func (c *client) get(a *app, path string) response {
 	return response{Response: resp, body: string(body), stmts: a.db.Counter.Take()}
 }
 
+// send makes a request to app a with a method, a form body (if not nil) and
+// extra headers.
+func (c *client) send(a *app, method, path string, form url.Values, header http.Header) response {
+	c.t.Helper()
+	a.db.Counter.Take()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, a.srv.URL+path, body)
+	require.NoError(c.t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := c.hc.Do(req)
+	require.NoError(c.t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	resp.Body.Close()
+	return response{Response: resp, body: string(b), stmts: a.db.Counter.Take()}
+}
+
 // cookie returns the session cookie the client holds for a's host.
 func (c *client) cookie(a *app) string {
 	u, _ := url.Parse(a.srv.URL)
