@@ -142,7 +142,7 @@ func (s *Session) commitLate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.commit(false)
-	if s.header && !s.dropCookie {
+	if s.state != nil && s.header && !s.dropCookie {
 		s.cookie = cookieKeep // a header session needs no cookie
 	}
 	if err == nil {

@@ -750,3 +750,23 @@ func TestMiddlewareInstalledTwiceKeepsOneSession(t *testing.T) {
 	}
 	assert.Len(t, a.rows(), 2, "one row per visitor")
 }
+
+// A route that never touches its session, and a CSRF refusal, must answer
+// without a recovery middleware to catch anything.
+func TestUntouchedSessionAfterTheHeadersNeedsNoRecovery(t *testing.T) {
+	db, _ := openDB(t)
+	st, err := NewStore(db, WithCleanupInterval(0), WithTokenHeader("Authorization"))
+	require.NoError(t, err)
+	r := gin.New()
+	r.Use(st.Handler(), CSRF())
+	r.Any("/none", func(c *gin.Context) { c.String(http.StatusOK, "untouched") })
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		w := httptest.NewRecorder()
+		assert.NotPanics(t, func() { r.ServeHTTP(w, httptest.NewRequest(method, "/none", nil)) }, method)
+		if method == http.MethodGet {
+			assert.Equal(t, "untouched", w.Body.String())
+		} else {
+			assert.Equal(t, http.StatusForbidden, w.Code, "refused by CSRF")
+		}
+	}
+}
