@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -244,4 +246,130 @@ func ExampleStore_UserSessions() {
 	// alice this=false
 	// signed out 1
 	// alice this=true
+}
+
+// post sends a form with a client that keeps cookies.
+func post(client *http.Client, url string, form url.Values, header http.Header) (int, string) {
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func ExampleCSRF() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	r := gin.New()
+	r.Use(ginsession.New(db), ginsession.CSRF())
+	r.GET("/form", func(c *gin.Context) {
+		// In a template: <input type="hidden" name="csrf_token" value="{{.CSRF}}">
+		c.String(http.StatusOK, ginsession.Default(c).CSRFToken())
+	})
+	r.POST("/transfer", func(c *gin.Context) { c.String(http.StatusOK, "sent %s", c.PostForm("amount")) })
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	browser := newClient()
+	token := get(browser, srv.URL+"/form")
+	fmt.Println(post(browser, srv.URL+"/transfer", url.Values{"amount": {"10"}, ginsession.CSRFField: {token}}, nil))
+	fmt.Println(post(browser, srv.URL+"/transfer", url.Values{"amount": {"1000"}}, nil))
+	// Output:
+	// 200 sent 10
+	// 403 Forbidden: missing CSRF token: send it in the csrf_token form field or the X-CSRF-Token header
+}
+
+func ExampleSession_RememberMe() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	r := gin.New()
+	r.Use(ginsession.New(db))
+	r.GET("/login", func(c *gin.Context) {
+		s := ginsession.Default(c)
+		s.Login("42")
+		s.RememberMe(c.Query("remember") == "on") // the login form's checkbox
+		e := s.Expiry()
+		c.String(http.StatusOK, "remembered=%v persistent=%v idle=%v", e.Remembered, e.Persistent, e.IdleTimeout)
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	fmt.Println(get(newClient(), srv.URL+"/login?remember=on"))
+	fmt.Println(get(newClient(), srv.URL+"/login"))
+	// Output:
+	// remembered=true persistent=true idle=720h0m0s
+	// remembered=false persistent=false idle=2h0m0s
+}
+
+func ExampleSession_IssueToken() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	gin.SetMode(gin.ReleaseMode)
+
+	store, err := ginsession.NewStore(db, ginsession.WithTokenHeader("Authorization"))
+	if err != nil {
+		panic(err)
+	}
+	r := gin.New()
+	r.Use(store.Handler())
+	r.POST("/api/login", func(c *gin.Context) {
+		// ...check the credentials...
+		s := ginsession.Default(c)
+		s.Login("42")
+		token, err := s.IssueToken()
+		if err != nil {
+			c.String(http.StatusInternalServerError, "try again")
+			return
+		}
+		c.String(http.StatusOK, token)
+	})
+	r.GET("/api/me", func(c *gin.Context) { c.String(http.StatusOK, "user %s", ginsession.Default(c).UserID()) })
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	app := &http.Client{} // no cookie jar: a mobile app
+	_, token := post(app, srv.URL+"/api/login", url.Values{}, nil)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := app.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body), len(resp.Cookies()))
+	// Output: user 42 0
+}
+
+func ExampleStore_NewSession() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	store, err := ginsession.NewStore(db)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	token, err := store.NewSession(ctx, ginsession.Seed{UserID: "42", Values: map[string]any{"cart": 3}})
+	if err != nil {
+		panic(err)
+	}
+	// A test would now send store.SessionCookie(token) with its request.
+	s, err := store.ReadSession(ctx, token)
+	if err != nil {
+		panic(err)
+	}
+	cart, _ := ginsession.Get[int](s, "cart")
+	fmt.Println(s.UserID(), cart, store.SessionCookie(token).Name)
+	// Output: 42 3 session_id
 }
