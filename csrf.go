@@ -44,7 +44,9 @@ func csrfSecret(token string) []byte {
 // stay valid until the session's ID changes.
 //
 // A new session is created for it (one INSERT, as for a first Set), since
-// the token belongs to a session. After RenewID or Login in the same request
+// the token belongs to a session; so call it before the response is
+// written: for a visitor without a session, after the headers went out, it
+// returns "" and fails the session with ErrCookieNotSent. After RenewID or Login in the same request
 // it is already the new ID's token. A header session has none: it returns
 // "", and CSRF does not check header requests.
 func (s *Session) CSRFToken() string {
@@ -57,6 +59,12 @@ func (s *Session) CSRFToken() string {
 	base := s.token
 	if !s.exists || s.renew {
 		if !s.writable("CSRFToken") {
+			return ""
+		}
+		if !s.exists && !s.headersOpen() {
+			// The session it would belong to can no longer be created: a
+			// token now would be refused by every post.
+			s.fail(fmt.Errorf("%w: CSRFToken for a new session after the headers went out; call it before writing the response", ErrCookieNotSent))
 			return ""
 		}
 		if s.nextToken == "" {

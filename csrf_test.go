@@ -175,3 +175,17 @@ func TestCSRFCostsNothingForSafeMethodsAndVisitorsWithoutASession(t *testing.T) 
 	assert.Empty(t, resp.stmts, "no cookie, no query")
 	assert.Empty(t, a.rows())
 }
+
+func TestCSRFTokenForANewVisitorAfterTheHeadersFailsClosed(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/late", func(c *gin.Context) {
+			c.String(http.StatusOK, "form: ")
+			s := Default(c)
+			c.String(http.StatusOK, "token=%q err=%v", s.CSRFToken(), s.Err())
+		})
+	})
+	resp := a.client().get("/late")
+	assert.Contains(t, resp.body, `token="" err=`+ErrCookieNotSent.Error())
+	assert.Nil(t, resp.sessionCookie())
+	assert.Empty(t, a.rows())
+}

@@ -22,6 +22,10 @@ type Seed struct {
 	// Header makes it a header session (WithTokenHeader) rather than a
 	// cookie one.
 	Header bool
+	// UserAgent and ClientIP are recorded as a request's would be, for the
+	// devices page, when the store records them (WithRecordUserAgent,
+	// WithRecordClientIP); otherwise they are ignored.
+	UserAgent, ClientIP string
 }
 
 // NewSession creates a session outside any request and returns its token:
@@ -66,6 +70,12 @@ func (st *Store) NewSession(ctx context.Context, seed Seed) (string, error) {
 	m := Model{ID: id, Data: data, UserID: seed.UserID, CreatedAt: now, UpdatedAt: now,
 		LastSeenAt: sql.NullTime{Time: now, Valid: true}, Version: 1, ExpiresAt: st.expiry(now, now, p)}
 	p.setColumns(&m)
+	if st.cfg.userAgent {
+		m.UserAgent = truncate(seed.UserAgent, 512)
+	}
+	if st.cfg.clientIP {
+		m.ClientIP = truncate(seed.ClientIP, 64)
+	}
 	if seed.UserID != "" {
 		m.SignedInAt = sql.NullTime{Time: now, Valid: true}
 	}

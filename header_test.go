@@ -245,3 +245,21 @@ func TestAnInvalidTokenHeaderNameIsRefusedAtStartUp(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `token header "Bad Header" is not a valid header name`)
 }
+
+func TestNewSessionRecordsTheClientWhenTheStoreDoes(t *testing.T) {
+	for _, record := range []bool{true, false} {
+		var a *app
+		a = newApp(t, deviceRoutes(&a), WithRecordUserAgent(record), WithRecordClientIP(record))
+		_, err := a.store.NewSession(t.Context(), Seed{UserID: "alice", UserAgent: "curl/8.0", ClientIP: "192.0.2.7"})
+		require.NoError(t, err)
+		infos, err := a.store.UserSessions(t.Context(), "alice")
+		require.NoError(t, err)
+		require.Len(t, infos, 1)
+		if record {
+			assert.Equal(t, "curl/8.0", infos[0].UserAgent)
+			assert.Equal(t, "192.0.2.7", infos[0].ClientIP)
+		} else {
+			assert.Empty(t, infos[0].UserAgent+infos[0].ClientIP, "personal data only when asked for")
+		}
+	}
+}
