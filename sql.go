@@ -141,6 +141,11 @@ type row struct {
 	lastSeen time.Time
 	version  int64
 	pol      policy
+	// Scan targets, kept in the row (already on the heap) rather than in
+	// locals that would each escape to it.
+	scanLastSeen, scanDeadline, scanSignedIn sql.NullTime
+	scanIdle                                 int64
+	scanDest                                 [11]any
 }
 
 // client is what a save records of the browser, when the store records it.
@@ -148,29 +153,27 @@ type clientInfo struct{ userAgent, ip string }
 
 // scanRow reads one row of sLoad (or, withID, of sLoadAny) into r.
 func (st *Store) scanRow(rows *sql.Rows, r *row, withID bool) error {
-	var lastSeen, deadline, signedIn sql.NullTime
-	var idle int64
-	dest := make([]any, 0, 11)
+	dest := r.scanDest[:0]
 	if withID {
 		dest = append(dest, &r.id)
 	}
-	dest = append(dest, &r.data, &r.userID, &r.expires, &r.version, &r.pol.flags, &idle, &deadline)
+	dest = append(dest, &r.data, &r.userID, &r.expires, &r.version, &r.pol.flags, &r.scanIdle, &r.scanDeadline)
 	if st.cfg.lifetime > 0 {
-		dest = append(dest, &r.start, &signedIn)
+		dest = append(dest, &r.start, &r.scanSignedIn)
 	}
 	if st.cfg.lastSeen > 0 {
-		dest = append(dest, &lastSeen)
+		dest = append(dest, &r.scanLastSeen)
 	}
 	if err := rows.Scan(dest...); err != nil {
 		return err
 	}
-	r.lastSeen = lastSeen.Time
-	r.pol.idle = time.Duration(idle) * time.Second
-	if deadline.Valid {
-		r.pol.deadline = deadline.Time.UTC()
+	r.lastSeen = r.scanLastSeen.Time
+	r.pol.idle = time.Duration(r.scanIdle) * time.Second
+	if r.scanDeadline.Valid {
+		r.pol.deadline = r.scanDeadline.Time.UTC()
 	}
-	if signedIn.Valid {
-		r.start = signedIn.Time
+	if r.scanSignedIn.Valid {
+		r.start = r.scanSignedIn.Time
 	}
 	return nil
 }
