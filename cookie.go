@@ -10,6 +10,9 @@ import (
 // expired one, or nothing; and, since the response depends on the session,
 // Vary: Cookie for caches.
 func (s *Session) writeHeaders(h http.Header) {
+	if s.state == nil {
+		return // failed before its first use (a Set of a value that cannot be encoded)
+	}
 	if s.header {
 		// The client keeps its token itself (IssueToken): no cookie, but
 		// for expiring the one a converted cookie session had.

@@ -111,10 +111,11 @@ func (s *Session) ValidCSRFToken(token string) bool {
 // refuses unsafe requests (any method but GET, HEAD, OPTIONS and TRACE)
 // forged by another site. Such a request must carry one of its session's
 // CSRF tokens (CSRFToken) in the CSRFHeader header or the CSRFField form
-// field, and must not come from another origin: where the browser sends
-// Sec-Fetch-Site it must not be "cross-site", and where it sends Origin
-// that must be the request's own host or one of trustedOrigins (written
-// as "https://app.example.com"). A request without a session is refused
+// field, and must not come from another origin: an Origin header must name
+// the request's own host, and Sec-Fetch-Site must not be "cross-site",
+// where the browser sends them. A request whose Origin is one of
+// trustedOrigins (written as "https://app.example.com") passes both
+// checks, even from another site. A request without a session is refused
 // too, which stops login forgery. A refusal answers 403 Forbidden with the
 // reason as text, and adds an error wrapping ErrCSRF to c.Errors.
 //
@@ -162,12 +163,17 @@ func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 	}
 }
 
-// foreignOrigin says why the request comes from another site, or "".
+// foreignOrigin says why the request comes from another site, or "". A
+// trusted origin passes whatever Sec-Fetch-Site says, since a partner
+// on another site is what trustedOrigins is for.
 func foreignOrigin(r *http.Request, trusted []string) string {
+	origin := r.Header.Get("Origin")
+	if origin != "" && slices.Contains(trusted, strings.ToLower(origin)) {
+		return ""
+	}
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return "cross-site request (Sec-Fetch-Site: cross-site)"
 	}
-	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return ""
 	}
@@ -175,7 +181,7 @@ func foreignOrigin(r *http.Request, trusted []string) string {
 	if err != nil || u.Host == "" {
 		return fmt.Sprintf("request from an opaque or malformed origin (Origin: %.100q)", origin)
 	}
-	if strings.EqualFold(u.Host, r.Host) || slices.Contains(trusted, strings.ToLower(origin)) {
+	if strings.EqualFold(u.Host, r.Host) {
 		return ""
 	}
 	return fmt.Sprintf("request from another origin (Origin: %.100q)", origin)

@@ -130,6 +130,9 @@ func TestCSRFChecksOriginAndSecFetchSite(t *testing.T) {
 		{http.Header{"Origin": {"null"}}, false, "opaque or malformed origin"},
 		{http.Header{"Sec-Fetch-Site": {"cross-site"}}, false, "cross-site request"},
 		{http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"http://" + self}}, false, "cross-site request"},
+		// A trusted partner on another site is what trustedOrigins is for.
+		{http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://admin.example.test"}}, true, ""},
+		{http.Header{"Sec-Fetch-Site": {"same-site"}, "Origin": {"https://sub.example.test"}}, false, "another origin"},
 	} {
 		resp := cl.post("/transfer", url.Values{CSRFField: {token}}, tc.header)
 		if tc.ok {

@@ -92,7 +92,7 @@ func (st *Store) NewSession(ctx context.Context, seed Seed) (string, error) {
 // ReadSession returns a read-only view of the session a token names, of
 // either kind, as the next request bearing it would see it: Get, Get[T],
 // Keys, UserID, Expiry, Handle and CSRFToken work on it; changes are
-// ignored. A token that names no live session gives a session whose IsNew
+// ignored, and Save, IssueToken and DestroyOthers fail with ErrReadOnly. A token that names no live session gives a session whose IsNew
 // is true. It is for tests and tools that need to look inside a session
 // (package ginsessiontest); requests use Default.
 func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error) {
@@ -116,7 +116,7 @@ func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error
 			s.touch, s.seen = false, false
 		}
 	}
-	s.frozen = true // read-only: nothing is ever saved
+	s.frozen, s.readOnly = true, true // nothing is ever saved
 	return s, nil
 }
 

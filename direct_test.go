@@ -86,3 +86,29 @@ func TestNewAndReadSessionReportDatabaseErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrLoad)
 	assert.False(t, errors.Is(err, ErrSave))
 }
+
+func TestAReadOnlySessionRefusesToSaveWithErrReadOnly(t *testing.T) {
+	a := newApp(t, basicRoutes, WithTokenHeader("Authorization"))
+	token, err := a.store.NewSession(t.Context(), Seed{UserID: "alice", Values: map[string]any{"k": "v"}})
+	require.NoError(t, err)
+	view, err := a.store.ReadSession(t.Context(), token)
+	require.NoError(t, err)
+
+	view.Set("k", "changed")
+	view.Login("mallory")
+	view.Destroy()
+	assert.ErrorIs(t, view.Save(), ErrReadOnly)
+	_, err = view.IssueToken()
+	assert.ErrorIs(t, err, ErrReadOnly)
+	_, err = view.DestroyOthers()
+	assert.ErrorIs(t, err, ErrReadOnly)
+	assert.NoError(t, view.Err(), "refusing is not a failure of the session")
+	assert.Equal(t, "alice", view.UserID())
+
+	rows := a.rows()
+	require.Len(t, rows, 1, "nothing was destroyed")
+	assert.Equal(t, "alice", rows[0].UserID)
+	cl := a.client()
+	cl.setCookie(token)
+	assert.Equal(t, "v", cl.get("/get?k=k").body, "nothing was saved")
+}

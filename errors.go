@@ -67,6 +67,10 @@ var (
 	// wrapping error says which; CSRF adds it to c.Errors.
 	ErrCSRF = errors.New("ginsession: CSRF check failed")
 
+	// ErrReadOnly means a call that must save was made on a read-only
+	// session, one from Store.ReadSession.
+	ErrReadOnly = errors.New("ginsession: read-only session (from Store.ReadSession)")
+
 	// ErrInvalidExpiry means a handler asked for an expiry that cannot be:
 	// a negative idle timeout.
 	ErrInvalidExpiry = errors.New("ginsession: invalid session expiry")

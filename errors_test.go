@@ -438,3 +438,24 @@ func TestFailureFromACopiedContextGoroutineDoesNotRaceTheChain(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A handler that meets the error through Save answers for itself, even
+// when the failed Set was the session's very first use.
+func TestAnUnencodableFirstSetHandledThroughSaveLetsTheHandlerAnswer(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/bad-first", func(c *gin.Context) {
+			s := Default(c)
+			s.Set("events", make(chan int)) // before anything loaded the session
+			if err := s.Save(); err != nil {
+				c.String(http.StatusBadRequest, "not saved: %v", errors.Is(err, ErrEncode))
+				return
+			}
+			c.String(http.StatusOK, "saved")
+		})
+	})
+	resp := a.client().get("/bad-first")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "not saved: true", resp.body)
+	assert.Nil(t, resp.sessionCookie())
+	assert.Empty(t, a.rows())
+}

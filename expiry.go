@@ -61,7 +61,7 @@ func (s *Session) RememberMe(remember bool) {
 	} else {
 		flags |= flagBrowser
 	}
-	s.setPolicy(policy{flags: flags, deadline: s.pol.deadline})
+	s.setPolicy(policy{flags: flags, deadline: s.pol.deadline}, partKind|partIdle)
 }
 
 // SetIdleTimeout gives this session its own sliding window, saved with it
@@ -83,7 +83,7 @@ func (s *Session) SetIdleTimeout(d time.Duration) {
 	if d > 0 && p.idle == 0 {
 		p.idle = time.Second
 	}
-	s.setPolicy(p)
+	s.setPolicy(p, partIdle)
 }
 
 // SetDeadline gives this session an absolute end, saved with it: it dies at
@@ -102,17 +102,48 @@ func (s *Session) SetDeadline(t time.Time) {
 	if !t.IsZero() {
 		p.deadline = t.UTC().Truncate(time.Microsecond)
 	}
-	s.setPolicy(p)
+	s.setPolicy(p, partDeadline)
 }
 
-// setPolicy records a change of expiry policy, to be saved with the
-// session and its expiry. The caller holds s.mu.
-func (s *Session) setPolicy(p policy) {
+// policyParts names the parts of a policy that one request changed, so
+// that a save which lost to a concurrent one re-applies only those.
+type policyParts uint8
+
+const (
+	partKind     policyParts = 1 << iota // remembered or browser session
+	partIdle                             // the session's own idle timeout
+	partDeadline                         // the session's own deadline
+	partHeader                           // carried in a header
+)
+
+// apply returns theirs, the policy a concurrent save left, with the parts
+// of mine that parts names.
+func (parts policyParts) apply(mine, theirs policy) policy {
+	p := theirs
+	if parts&partKind != 0 {
+		const kind = flagRemembered | flagBrowser
+		p.flags = p.flags&^kind | mine.flags&kind
+	}
+	if parts&partHeader != 0 {
+		p.flags = p.flags&^flagHeader | mine.flags&flagHeader
+	}
+	if parts&partIdle != 0 {
+		p.idle = mine.idle
+	}
+	if parts&partDeadline != 0 {
+		p.deadline = mine.deadline
+	}
+	return p
+}
+
+// setPolicy records a change of expiry policy, the parts named, to be
+// saved with the session and its expiry. The caller holds s.mu.
+func (s *Session) setPolicy(p policy, parts policyParts) {
 	if p == s.pol && s.exists {
 		return
 	}
 	s.pol = p
-	s.policySet = true
+	s.policySet |= parts
 	s.dirty = true
 }
 
@@ -124,17 +155,22 @@ func (s *Session) Expiry() Expiry {
 	defer s.mu.Unlock()
 	s.load()
 	st := s.store
+	now := st.cfg.now()
+	start := s.start
+	if s.userIDSet || !s.exists {
+		start = now // the save starts the lifetime: a sign-in, or a new row
+	}
 	e := Expiry{
 		IdleTimeout: st.idleTimeout(s.pol),
-		Deadline:    st.deadline(s.start, s.pol),
+		Deadline:    st.deadline(start, s.pol),
 		Remembered:  s.pol.flags&flagRemembered != 0,
 		Persistent:  st.persistent(s.pol),
 	}
 	if s.exists {
 		e.ExpiresAt = s.expires
-		if s.touch || s.policySet || s.userIDSet {
+		if s.touch || s.policySet != 0 || s.userIDSet {
 			// This request moves it when it saves.
-			e.ExpiresAt = st.expiry(s.start, st.cfg.now(), s.pol)
+			e.ExpiresAt = st.expiry(start, now, s.pol)
 		}
 	}
 	return e

@@ -231,3 +231,140 @@ func TestMigrationAddsTheExpiryColumnsToAnOldTable(t *testing.T) {
 	require.Equal(t, http.StatusOK, cl.get("/signin?u=alice&remember=1").StatusCode)
 	assert.True(t, cl.expiry().Remembered)
 }
+
+// A read that loaded the session before another request changed how it
+// expires must not move the expiry by the policy it saw: it would undo a
+// deadline, or turn a browser session back into a remembered one.
+func TestAReadThatSawTheOldPolicyDoesNotUndoAConcurrentChange(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(now time.Time) string
+		window time.Duration // from now, what the row must keep
+	}{
+		{"deadline", func(now time.Time) string { return "/own?deadline=" + now.Add(time.Hour).Format(time.RFC3339) }, time.Hour},
+		{"browser session", func(time.Time) string { return "/remember?r=0" }, DefaultBrowserSessionTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGate()
+			var a *app
+			a = newApp(t, func(r *gin.Engine) {
+				expiryRoutes(&a)(r)
+				r.GET("/remember", func(c *gin.Context) {
+					Default(c).RememberMe(c.Query("r") == "1")
+					c.Status(http.StatusNoContent)
+				})
+				r.GET("/slow-whoami", gated(g, func(c *gin.Context, s *Session) { c.String(http.StatusOK, s.UserID()) }))
+			})
+			cl := a.client()
+			require.Equal(t, http.StatusOK, cl.get("/signin?u=alice&remember=1").StatusCode)
+			a.clock.Advance(4 * 24 * time.Hour) // past a tenth of 30 days: reads move the expiry
+
+			wait := startSlow(cl, g, "/slow-whoami") // reads the remembered policy, then waits
+			other := a.client()
+			other.setCookie(cl.cookie())
+			resp := other.get(tc.change(a.clock.Now()))
+			require.Less(t, resp.StatusCode, 300, resp.body)
+			slow := wait()
+			assert.Equal(t, "alice", slow.body)
+			if ck := slow.sessionCookie(); ck != nil {
+				assert.LessOrEqual(t, ck.MaxAge, int(tc.window/time.Second), "no thirty-day cookie")
+			}
+
+			rows := a.rows()
+			require.Len(t, rows, 1)
+			assert.WithinDuration(t, a.clock.Now().Add(tc.window), rows[0].ExpiresAt, time.Second,
+				"the change stands, not the thirty days the slow read saw")
+			a.clock.Advance(tc.window + time.Minute)
+			assert.Empty(t, cl.get("/whoami").body, "over when the change said")
+		})
+	}
+}
+
+// Two requests that change different parts of how a session expires both
+// keep their change, whichever saves first.
+func TestConcurrentExpiryChangesMergePartByPart(t *testing.T) {
+	for _, slowPath := range []string{"/slow-idle", "/slow-forget"} {
+		t.Run(slowPath, func(t *testing.T) {
+			g := newGate()
+			var a *app
+			a = newApp(t, func(r *gin.Engine) {
+				expiryRoutes(&a)(r)
+				r.GET("/slow-idle", gated(g, func(c *gin.Context, s *Session) {
+					s.SetIdleTimeout(10 * time.Minute)
+					c.Status(http.StatusNoContent)
+				}))
+				r.GET("/slow-forget", gated(g, func(c *gin.Context, s *Session) {
+					s.RememberMe(false)
+					c.Status(http.StatusNoContent)
+				}))
+			})
+			cl := a.client()
+			require.Equal(t, http.StatusOK, cl.get("/signin?u=alice&remember=1").StatusCode)
+			deadline := a.clock.Now().Add(5 * time.Hour).UTC()
+			wait := startSlow(cl, g, slowPath)
+			other := a.client()
+			other.setCookie(cl.cookie())
+			require.Equal(t, http.StatusOK, other.get("/own?deadline="+deadline.Format(time.RFC3339)).StatusCode)
+			require.Equal(t, http.StatusNoContent, wait().StatusCode)
+
+			e := cl.expiry()
+			assert.True(t, deadline.Equal(e.Deadline), "the other request's deadline survives: %v", e.Deadline)
+			if slowPath == "/slow-idle" {
+				assert.Equal(t, 10*time.Minute, e.IdleTimeout)
+				assert.True(t, e.Remembered, "still remembered")
+			} else {
+				assert.Equal(t, DefaultBrowserSessionTimeout, e.IdleTimeout)
+				assert.False(t, e.Remembered)
+				assert.False(t, e.Persistent)
+			}
+		})
+	}
+}
+
+// What Expiry reports in the request that signs in is what the save
+// makes of it: the lifetime counts from this sign-in.
+func TestExpiryInTheSignInRequestCountsFromTheSignIn(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		expiryRoutes(&a)(r)
+		r.GET("/signin-expiry", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.Query("u"))
+			c.JSON(http.StatusOK, s.Expiry())
+		})
+	}, WithLifetime(time.Hour), WithIdleTimeout(2*time.Hour))
+	for _, first := range []string{"/set?k=v", ""} { // after an anonymous visit, and as the first request
+		cl := a.client()
+		if first != "" {
+			cl.get(first)
+			a.clock.Advance(50 * time.Minute)
+		}
+		resp := cl.get("/signin-expiry?u=alice")
+		require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+		var e Expiry
+		require.NoError(t, json.Unmarshal([]byte(resp.body), &e))
+		want := a.clock.Now().Add(time.Hour)
+		assert.True(t, want.Equal(e.Deadline), "%q first: deadline %v, want %v", first, e.Deadline, want)
+		assert.Equal(t, e.Deadline, cl.expiry().Deadline, "what the next request sees")
+		if first != "" {
+			assert.True(t, want.Equal(e.ExpiresAt), "expires with the new lifetime: %v", e.ExpiresAt)
+		}
+	}
+}
+
+// A store whose lifetime was shortened does not honour rows written under
+// the longer one.
+func TestAShortenedLifetimeEndsOlderSessions(t *testing.T) {
+	var a *app
+	a = newApp(t, expiryRoutes(&a), WithLifetime(24*time.Hour))
+	cl := a.client()
+	require.Equal(t, http.StatusOK, cl.get("/signin?u=alice").StatusCode)
+	a.clock.Advance(2 * time.Hour)
+	var b *app
+	b = newAppOn(t, a.db, a.rec, expiryRoutes(&b), WithLifetime(time.Hour)) // redeployed with an hour
+	b.clock.Advance(2 * time.Hour)
+	other := b.client()
+	other.setCookie(cl.cookie())
+	assert.Empty(t, other.get("/whoami").body, "signed in two hours ago: past the new hour")
+	assert.Equal(t, "alice", cl.get("/whoami").body, "the old instance still honours its own day")
+}

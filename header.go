@@ -1,7 +1,5 @@
 package ginsession
 
-import "fmt"
-
 // IssueToken makes this a header session and returns the token the client
 // must send back in WithTokenHeader's header ("Authorization: Bearer
 // <token>"), saving the session first. It is how an API client gets its
@@ -22,10 +20,7 @@ func (s *Session) IssueToken() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("IssueToken") {
-		if s.err == nil { // a panic is on its way out
-			return "", fmt.Errorf("%w: IssueToken during a panic", ErrRequestEnded)
-		}
-		return "", s.err
+		return "", s.refusal("IssueToken")
 	}
 	converted := false
 	switch {
@@ -36,7 +31,7 @@ func (s *Session) IssueToken() (string, error) {
 		// carries: renew it.
 		s.renew, s.dirty, converted = true, true, true
 		s.pol.flags |= flagHeader
-		s.policySet = true
+		s.policySet |= partHeader
 	}
 	s.header = true
 	err := s.commit(true)

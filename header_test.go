@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
@@ -262,4 +264,60 @@ func TestNewSessionRecordsTheClientWhenTheStoreDoes(t *testing.T) {
 			assert.Empty(t, infos[0].UserAgent+infos[0].ClientIP, "personal data only when asked for")
 		}
 	}
+}
+
+// A header session needs no headers for its token: one first used after
+// the response began still slides its expiry, and can still sign in under
+// a new token, which goes back in the body.
+func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/api/token", func(c *gin.Context) {
+			token, err := Default(c).IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+		r.GET("/stream-whoami", func(c *gin.Context) {
+			c.String(http.StatusOK, "streaming;")
+			c.Writer.Flush()
+			c.String(http.StatusOK, Default(c).UserID())
+		})
+		r.POST("/stream-login", func(c *gin.Context) {
+			user := c.PostForm("u") // net/http may close the body once the response starts
+			c.String(http.StatusOK, "streaming;")
+			c.Writer.Flush()
+			s := Default(c)
+			s.Login(user)
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusOK, "error: %v", err)
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+	}, WithTokenHeader("Authorization"))
+	api := a.apiClient()
+	anon := api.get("/api/token").body
+	require.Len(t, anon, tokenLen)
+
+	resp := api.send(http.MethodPost, "/stream-login", url.Values{"u": {"alice"}}, bearer(anon))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	token, ok := strings.CutPrefix(resp.body, "streaming;")
+	require.True(t, ok, resp.body)
+	require.Len(t, token, tokenLen, "a new token in the body: %s", resp.body)
+	assert.NotEqual(t, anon, token)
+	assert.Equal(t, "alice", api.send(http.MethodGet, "/whoami", nil, bearer(token)).body)
+	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, bearer(anon)).body, "the anonymous token is dead")
+	assert.Empty(t, a.errors())
+
+	a.clock.Advance(3 * 24 * time.Hour) // past a tenth of the two weeks
+	resp = api.send(http.MethodGet, "/stream-whoami", nil, bearer(token))
+	assert.Equal(t, "streaming;alice", resp.body)
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	assert.WithinDuration(t, a.clock.Now().Add(DefaultIdleTimeout), rows[0].ExpiresAt, time.Second, "slid from now")
+	assert.Empty(t, a.errors(), "no cookie was due")
 }

@@ -77,7 +77,7 @@ func (s *Session) reset() {
 }
 
 func (s *Session) resetChanges() {
-	s.cleared, s.renew, s.dirty, s.userIDSet, s.policySet, s.keep = false, false, false, false, false, false
+	s.cleared, s.renew, s.dirty, s.userIDSet, s.policySet, s.keep = false, false, false, false, 0, false
 	s.nextToken, s.nextID = "", ""
 	s.sets, s.deletes = nil, nil // made on first use
 	s.added, s.taken = nil, nil
@@ -270,9 +270,9 @@ func (s *Session) rebase(m row, rec record, now time.Time) {
 	if s.userIDSet {
 		s.userID = userID
 	}
-	if s.policySet {
-		s.pol = pol
-	}
+	// Only the parts of the policy this request changed: a deadline set by
+	// the other request survives this one's RememberMe, and the reverse.
+	s.pol = s.policySet.apply(pol, s.pol)
 }
 
 // writeContext is the context of a write: the request's values and deadline,
@@ -297,14 +297,18 @@ func (s *Session) commit(open bool) error {
 	if s.err != nil {
 		return s.err
 	}
-	if !s.loaded || len(s.destroyed) == 0 && !s.dirty && !(s.touch && open) && !s.seen {
+	if !s.loaded {
+		return nil // never used
+	}
+	if s.header {
+		// The token goes back through IssueToken, not the headers: a
+		// header session can be created, renewed and slid at any time.
+		open = true
+	}
+	if len(s.destroyed) == 0 && !s.dirty && !(s.touch && open) && !s.seen {
 		return nil // nothing to write
 	}
 	st := s.store
-	if s.header {
-		// The token goes back through IssueToken, not the headers.
-		open = true
-	}
 	ctx, cancel := s.writeContext()
 	defer cancel()
 	now := st.cfg.now().UTC()
@@ -344,7 +348,7 @@ func (s *Session) commit(open bool) error {
 		return s.update(ctx, now, s.renew, open)
 	case s.touch && open:
 		expires := st.expiry(s.start, now, s.pol)
-		moved, err := st.moveExpiry(ctx, s.id, expires, now, s.clientInfo())
+		moved, err := st.moveExpiry(ctx, s.id, s.version, expires, now, s.clientInfo())
 		s.touch, s.seen = false, false
 		if err != nil {
 			// Bookkeeping: the session is still good for a while, and a
@@ -352,7 +356,7 @@ func (s *Session) commit(open bool) error {
 			st.cfg.logger.WarnContext(ctx, "cannot extend the session's expiry; a later request will try again", "error", err)
 			return nil
 		}
-		if moved { // else renewed or destroyed meanwhile: the cookie must not come back
+		if moved { // else saved, renewed or destroyed meanwhile: that request's cookie stands
 			s.expires = expires
 			s.cookie = cookieSet
 		}
@@ -472,7 +476,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 				m.SignedInAt = sql.NullTime{Time: now, Valid: true}
 			}
 		}
-		move := s.touch && open || s.policySet || s.userIDSet
+		move := s.touch && open || s.policySet != 0 || s.userIDSet
 		if move {
 			s.pol.setColumns(&m)
 			m.ExpiresAt = st.expiry(start, now, s.pol)
@@ -503,7 +507,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			s.id, s.token, s.version, s.expires, s.start = id, token, m.Version, m.ExpiresAt, start
 			s.stored = len(s.flashes)
 			s.seen = false
-			if renew || move && (open || s.policySet) {
+			if renew || move && (open || s.policySet != 0) {
 				// A sign-in after the headers moved only the row's expiry
 				// later: the cookie it has still works meanwhile.
 				s.cookie = cookieSet

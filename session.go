@@ -39,6 +39,7 @@ type Session struct {
 	err         error    // sticky: the session can neither be read nor saved
 	errReported bool
 	frozen      bool // the handler panicked: save nothing
+	readOnly    bool // from Store.ReadSession: frozen from the start
 	ended       bool // the middleware returned: touch nothing
 	route       string
 	abort       atomic.Bool // failed: the chain is to stop
@@ -69,9 +70,9 @@ type state struct {
 	added      []rawValue
 	taken      []rawValue
 	userIDSet  bool
-	policySet  bool // RememberMe, SetIdleTimeout or SetDeadline changed pol
-	keep       bool // save even an empty new session (CSRFToken, IssueToken)
-	dropCookie bool // IssueToken moved a cookie session into a header
+	policySet  policyParts // what RememberMe, SetIdleTimeout, SetDeadline or IssueToken changed in pol
+	keep       bool        // save even an empty new session (CSRFToken, IssueToken)
+	dropCookie bool        // IssueToken moved a cookie session into a header
 	renew      bool
 	// nextToken and nextID are the token and ID that the next insert or
 	// renewal takes, drawn early when a CSRF token must be derived from
@@ -379,7 +380,9 @@ func (s *Session) RenewID() {
 	if !s.writable("RenewID") {
 		return
 	}
-	if !s.headersOpen() {
+	if !s.header && !s.headersOpen() {
+		// A header session's new token goes back through IssueToken, in
+		// the body: only a cookie needs the headers.
 		s.failClosed("RenewID")
 		return
 	}
@@ -434,6 +437,9 @@ func (s *Session) Save() error {
 		s.usable("Save")
 		return s.err
 	}
+	if s.readOnly {
+		return s.refusal("Save")
+	}
 	err := s.commit(s.headersOpen())
 	if s.err != nil {
 		s.errReported = true // the caller handles it; the error handler stays out
@@ -441,9 +447,22 @@ func (s *Session) Save() error {
 	return err
 }
 
-// headersOpen reports whether the response can still carry a cookie.
+// headersOpen reports whether the response can still carry a cookie: never
+// for a session outside a request (Store.ReadSession).
 func (s *Session) headersOpen() bool {
-	return s.w.state.Load() == headersOpen && !s.w.ResponseWriter.Written()
+	return s.w.ResponseWriter != nil && s.w.state.Load() == headersOpen && !s.w.ResponseWriter.Written()
+}
+
+// refusal is the error of a call (what) that must change the session when
+// writable said it may not.
+func (s *Session) refusal(what string) error {
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.readOnly:
+		return fmt.Errorf("%w: %s", ErrReadOnly, what)
+	}
+	return fmt.Errorf("%w: %s during a panic", ErrRequestEnded, what)
 }
 
 // failClosed drops what this request changed and fails the session, for a

@@ -60,7 +60,10 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		q[sLoadAny+stmtID(n-2)] = "SELECT id, " + cols + " FROM " + table + " WHERE id IN (" + marks + ") AND expires_at > ?"
 	}
 	q[sInsert] = "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	q[sMoveExpiry] = "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND expires_at > ? AND expires_at < ?"
+	// The version guard keeps a read that saw an older policy (RememberMe,
+	// SetDeadline, a sign-in) from moving the expiry by that policy after a
+	// concurrent save changed it.
+	q[sMoveExpiry] = "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND version = ? AND expires_at > ? AND expires_at < ?"
 	q[sSee] = "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND (last_seen_at IS NULL OR last_seen_at < ?)"
 	// A session renewed by a request that is still running has moved to a
 	// new ID that the logout's cookie does not name: renewed_from finds it.
@@ -186,13 +189,24 @@ func (st *Store) load(ctx context.Context, id string, now time.Time) (r row, fou
 		if !rows.Next() {
 			return 0, nil
 		}
-		found = true
-		return 1, st.scanRow(rows, &r, false)
+		if err := st.scanRow(rows, &r, false); err != nil {
+			return 1, err
+		}
+		found = st.live(&r, now)
+		return 1, nil
 	})
 	if err != nil || !found {
 		return row{}, false, err
 	}
 	return r, true, nil
+}
+
+// live reports whether r's absolute deadline is still ahead: its expiry
+// never passes it, but a store whose WithLifetime was shortened since the
+// row was written must not honour the old one.
+func (st *Store) live(r *row, now time.Time) bool {
+	d := st.deadline(r.start, r.pol)
+	return d.IsZero() || now.Before(d)
 }
 
 // loadAny looks up several IDs in one query, for a request that brought
@@ -211,7 +225,9 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time) (row,
 			if err := st.scanRow(rows, &r, true); err != nil {
 				return int64(len(found)), err
 			}
-			found = append(found, r)
+			if st.live(&r, now) {
+				found = append(found, r)
+			}
 		}
 		return int64(len(found)), nil
 	})
@@ -255,11 +271,12 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 }
 
 // moveExpiry moves a live row's expiry forward, and its last-seen time
-// with it, without changing its data or version, so it never conflicts with
-// a concurrent save. It reports whether the row was there to move.
-func (st *Store) moveExpiry(ctx context.Context, id string, expires, now time.Time, c clientInfo) (bool, error) {
+// with it, without changing its data or version, if the row is still at
+// version: a concurrent save may have changed how the session expires, and
+// that save moved the expiry itself. It reports whether the row moved.
+func (st *Store) moveExpiry(ctx context.Context, id string, version int64, expires, now time.Time, c clientInfo) (bool, error) {
 	args := st.withClient([]any{expires, now}, c)
-	n, err := st.run.exec(ctx, sMoveExpiry, append(args, id, now, expires)...)
+	n, err := st.run.exec(ctx, sMoveExpiry, append(args, id, version, now, expires)...)
 	return n == 1, err
 }
 

@@ -221,10 +221,7 @@ func (s *Session) DestroyOthers() (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("DestroyOthers") {
-		if s.err == nil { // a panic is on its way out
-			return 0, fmt.Errorf("%w: DestroyOthers during a panic", ErrRequestEnded)
-		}
-		return 0, s.err
+		return 0, s.refusal("DestroyOthers")
 	}
 	if s.userID == "" {
 		return 0, ErrNoUser
