@@ -125,6 +125,51 @@ func testSignInRestartsLifetime(t *testing.T, db DB) {
 	assert.Empty(t, cl.get(a, "/whoami").body)
 }
 
+// testStaleRefresh: a read that loaded the session before another
+// instance made it a browser session must not move the expiry by the
+// thirty days it saw; its refresh is guarded by the version it read.
+func testStaleRefresh(t *testing.T, db DB) {
+	clock := NewClock()
+	table := freshTable(t, db)
+	g := newGate()
+	routes := func(a **app) func(r *gin.Engine) {
+		return func(r *gin.Engine) {
+			signInRoutes(a)(r)
+			r.GET("/forget", func(c *gin.Context) {
+				ginsession.Default(c).RememberMe(false)
+				c.Status(http.StatusNoContent)
+			})
+			r.GET("/slow-whoami", func(c *gin.Context) {
+				s := ginsession.Default(c)
+				_ = s.UserID()
+				g.Hold()
+				c.String(http.StatusOK, s.UserID())
+			})
+		}
+	}
+	var a, b *app
+	a = newApp(t, db, table, clock, routes(&a))
+	b = newApp(t, db, table, clock, routes(&b))
+	cl := newClient(t)
+	cl.get(b, "/signin?u=alice&remember=1")
+	clock.Advance(4 * 24 * time.Hour) // reads now move the thirty-day expiry
+
+	wait := startSlow(cl, a, g, "/slow-whoami")
+	other := newClient(t)
+	other.setCookie(b, cl.cookie(b))
+	require.Equal(t, http.StatusNoContent, other.get(b, "/forget").StatusCode)
+	slow := wait()
+	require.Equal(t, "alice", slow.body)
+	if ck := slow.sessionCookie(); ck != nil {
+		assert.Zero(t, ck.MaxAge, "no thirty-day cookie from the stale read")
+	}
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	assert.WithinDuration(t, clock.Now().Add(ginsession.DefaultBrowserSessionTimeout), rows[0].ExpiresAt, time.Second)
+	clock.Advance(ginsession.DefaultBrowserSessionTimeout + time.Minute)
+	assert.Empty(t, cl.get(a, "/whoami").body, "ended two idle hours after it became a browser session")
+}
+
 // testCSRF round-trips a form token and refuses a post without one.
 func testCSRF(t *testing.T, db DB) {
 	var a *app

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"EncryptedAtRest", testEncryptedAtRest},
 		{"RememberMe", testRememberMe},
 		{"SignInRestartsLifetime", testSignInRestartsLifetime},
+		{"StaleRefreshKeepsANewerPolicy", testStaleRefresh},
 		{"CSRF", testCSRF},
 		{"HeaderSessions", testHeaderSessions},
 		{"MigrationIsIdempotent", testMigrationIdempotent},
