@@ -15,8 +15,13 @@ func (s *Session) writeHeaders(h http.Header) {
 	}
 	if s.header {
 		// The client keeps its token itself (IssueToken): no cookie, but
-		// for expiring the one a converted cookie session had.
+		// for expiring the one of a cookie session the request destroyed.
 		h.Add("Vary", s.store.tokenHeaderKey)
+		if s.issued && h.Get("Cache-Control") == "" {
+			// The body holds the token: no cache may keep it for the next
+			// client, whose request looks the same (no token yet).
+			h.Set("Cache-Control", "no-store")
+		}
 		if s.cookie != cookieExpire || !s.dropCookie {
 			s.cookie = cookieKeep
 			return

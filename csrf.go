@@ -104,7 +104,15 @@ func (s *Session) ValidCSRFToken(token string) bool {
 	for i := range csrfSecretLen {
 		buf[csrfSecretLen+i] ^= buf[i]
 	}
-	return subtle.ConstantTimeCompare(buf[csrfSecretLen:], csrfSecret(s.token)) == 1
+	base := s.token
+	if s.renew {
+		// The ID this request's save moves to, as CSRFToken hands out;
+		// none yet if CSRFToken did not draw it.
+		if base = s.nextToken; base == "" {
+			return false
+		}
+	}
+	return subtle.ConstantTimeCompare(buf[csrfSecretLen:], csrfSecret(base)) == 1
 }
 
 // CSRF returns a middleware, to install after the session middleware, that

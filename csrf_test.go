@@ -192,3 +192,22 @@ func TestCSRFTokenForANewVisitorAfterTheHeadersFailsClosed(t *testing.T) {
 	assert.Nil(t, resp.sessionCookie())
 	assert.Empty(t, a.rows())
 }
+
+// After Login in the same request, the token CSRFToken hands out is the
+// valid one, and the old ID's, which die with the save, are not.
+func TestValidCSRFTokenAgreesWithCSRFTokenAfterLogin(t *testing.T) {
+	var oldForm string
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/form", func(c *gin.Context) { c.String(http.StatusOK, Default(c).CSRFToken()) })
+		r.GET("/signin", func(c *gin.Context) {
+			s := Default(c)
+			s.Login("alice")
+			fresh := s.CSRFToken()
+			c.String(http.StatusOK, "fresh=%v old=%v", s.ValidCSRFToken(fresh), s.ValidCSRFToken(oldForm))
+		})
+	})
+	cl := a.client()
+	oldForm = cl.get("/form").body
+	require.NotEmpty(t, oldForm)
+	assert.Equal(t, "fresh=true old=false", cl.get("/signin").body)
+}

@@ -107,13 +107,14 @@ func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error
 			return nil, fmt.Errorf("%w: read session: %w", ErrLoad, err)
 		}
 		if found {
-			rec, err := st.decodeData(id, m.data)
-			if err != nil {
-				return nil, fmt.Errorf("%w: read session: %w", ErrLoad, err)
+			if rec, err := st.decodeData(id, m.data); err != nil {
+				// A request would start a new session: so does the view.
+				st.cfg.logger.WarnContext(ctx, "session data cannot be decoded; reading it as a new session", "error", err)
+			} else {
+				s.id, s.token, s.header = id, token, m.pol.flags&flagHeader != 0
+				s.adopt(m, rec, now)
+				s.touch, s.seen = false, false
 			}
-			s.id, s.token, s.header = id, token, m.pol.flags&flagHeader != 0
-			s.adopt(m, rec, now)
-			s.touch, s.seen = false, false
 		}
 	}
 	s.frozen, s.readOnly = true, true // nothing is ever saved

@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +112,20 @@ func TestAReadOnlySessionRefusesToSaveWithErrReadOnly(t *testing.T) {
 	cl := a.client()
 	cl.setCookie(token)
 	assert.Equal(t, "v", cl.get("/get?k=k").body, "nothing was saved")
+}
+
+// ReadSession sees a session as the next request would: a row no key
+// opens is no session, not an error.
+func TestReadSessionOfAnUnreadableRowIsNewAsARequestSeesIt(t *testing.T) {
+	before := newApp(t, basicRoutes, WithEncryption(oldKey))
+	cl := before.client()
+	require.Equal(t, http.StatusOK, cl.get("/set?k=v").StatusCode)
+	after := newAppOn(t, before.db, before.rec, basicRoutes, WithEncryption(newKey))
+	reader := after.client()
+	reader.setCookie(cl.cookie())
+	require.Equal(t, http.StatusNotFound, reader.get("/get?k=k").StatusCode, "a request sees a new session")
+
+	s, err := after.store.ReadSession(context.Background(), cl.cookie())
+	require.NoError(t, err, "ReadSession does not see it the way the next request does")
+	assert.True(t, s.IsNew())
 }

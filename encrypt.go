@@ -14,15 +14,19 @@ import (
 
 // WithEncryption encrypts each session's data at rest with AES-GCM. keys
 // are AES keys of 16, 24 or 32 bytes, newest first: the first encrypts,
-// every one decrypts, so a key is rotated by putting the new one in front
-// and dropping the old one once the sessions it wrote have expired. Each
+// every one decrypts, so a key is rotated by putting the new one in front.
+// A session sealed by an older key is sealed again under the first the next
+// time a request uses it (one UPDATE); drop the old key once the sessions it
+// wrote and nobody used since have expired: after the longest window in use
+// (WithIdleTimeout, WithRememberTimeout, a session's own SetIdleTimeout),
+// bounded by WithLifetime. Each
 // row's ciphertext is bound to the row's ID, so the data of one session
 // copied into another's row does not decrypt. The column stays text:
 // "gse1.<key id>.<base64>". Default none: data is stored as the codec
 // writes it. A row that no key opens is treated like undecodable data: its
 // owner starts a new session.
 func WithEncryption(keys ...[]byte) Option {
-	return func(c *config) { c.keys = keys }
+	return func(c *config) { c.keys, c.encrypt = keys, true }
 }
 
 // sealedPrefix starts every encrypted record.
@@ -98,6 +102,13 @@ func (s *sealer) open(id string, data []byte) ([]byte, error) {
 		return plain, nil
 	}
 	return nil, errNotSealed
+}
+
+// stale reports whether data, a sealed record, was sealed by a key other
+// than the first.
+func (s *sealer) stale(data []byte) bool {
+	rest, ok := strings.CutPrefix(string(data), sealedPrefix)
+	return ok && !strings.HasPrefix(rest, s.ids[0]+".")
 }
 
 // encodeData is what the row id's data column holds for r.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,39 @@ func TestBadEncryptionKeysAreRefused(t *testing.T) {
 			assert.Contains(t, err.Error(), "encryption key")
 		})
 	}
+}
+
+// After a rotation, a session that is only read is sealed again under the
+// new key the first time it is used, so the old key can go once the
+// sessions nobody used have expired.
+func TestRotationSealsActiveSessionsAgainUnderTheNewKey(t *testing.T) {
+	before := newApp(t, basicRoutes, WithEncryption(oldKey))
+	cl := before.client()
+	require.Equal(t, http.StatusOK, cl.get("/set?k=cart-of-an-active-user").StatusCode)
+	token := cl.cookie()
+
+	rotated := newAppOn(t, before.db, before.rec, basicRoutes, WithEncryption(newKey, oldKey))
+	user := rotated.client()
+	user.setCookie(token)
+	// The user comes back every two days for three weeks, reading only.
+	for range 11 {
+		rotated.clock.Advance(2 * 24 * time.Hour)
+		require.Equal(t, "cart-of-an-active-user", user.get("/get?k=k").body)
+	}
+	// Longer than WithIdleTimeout (two weeks) since the rotation: by the
+	// README the old key can go now.
+	onlyNew := newAppOn(t, before.db, before.rec, basicRoutes, WithEncryption(newKey))
+	onlyNew.clock.Advance(22 * 24 * time.Hour)
+	reader := onlyNew.client()
+	reader.setCookie(token)
+	assert.Equal(t, "cart-of-an-active-user", reader.get("/get?k=k").body,
+		"an active session was logged out and lost its data when the old key was dropped as documented")
+}
+
+// Keys parsed from an unset variable must not mean plaintext.
+func TestWithEncryptionWithoutKeysIsRefused(t *testing.T) {
+	db, _ := openDB(t)
+	var keys [][]byte // e.g. parsed from an empty GINSESSION_KEYS
+	_, err := NewStore(db, WithEncryption(keys...))
+	assert.Error(t, err, "encryption was asked for, yet the data will be stored in plaintext")
 }

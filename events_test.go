@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,4 +152,36 @@ func TestEventKindsHaveNames(t *testing.T) {
 		assert.NotEqual(t, "unknown", k.String())
 	}
 	assert.Equal(t, "unknown", EventKind(99).String())
+}
+
+// Cleanup commits batch by batch: a run stopped by its context still tells
+// the listener what it deleted.
+func TestCleanupTellsOfBatchesThatCommittedBeforeItStopped(t *testing.T) {
+	log := &eventLog{}
+	a := newApp(t, basicRoutes, WithEvents(log.listen))
+	past := a.clock.Now().Add(-time.Hour)
+	for i := range cleanupBatch + 100 {
+		require.NoError(t, a.db.Table(a.store.cfg.tableName).Create(&Model{
+			ID: fmt.Sprintf("%064x", i), Data: "{}", ExpiresAt: past, CreatedAt: past, UpdatedAt: past, Version: 1}).Error)
+	}
+	ctx := &stopAfter{Context: context.Background()}
+	ctx.left.Store(1)
+	n, err := a.store.Cleanup(ctx)
+	require.Error(t, err)
+	require.Equal(t, int64(cleanupBatch), n, "one batch committed")
+	assert.Equal(t, []string{fmt.Sprintf("cleaned up  %d", cleanupBatch)}, log.take(),
+		"500 sessions were deleted and nobody was told")
+}
+
+// stopAfter is a context that reports itself done after left checks.
+type stopAfter struct {
+	context.Context
+	left atomic.Int32
+}
+
+func (c *stopAfter) Err() error {
+	if c.left.Add(-1) < 0 {
+		return context.DeadlineExceeded
+	}
+	return nil
 }

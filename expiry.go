@@ -157,14 +157,14 @@ func (s *Session) Expiry() Expiry {
 	st := s.store
 	now := st.cfg.now()
 	start := s.start
-	if s.userIDSet || !s.exists {
+	if s.userIDSet && s.userID != "" || !s.exists {
 		start = now // the save starts the lifetime: a sign-in, or a new row
 	}
 	e := Expiry{
 		IdleTimeout: st.idleTimeout(s.pol),
 		Deadline:    st.deadline(start, s.pol),
 		Remembered:  s.pol.flags&flagRemembered != 0,
-		Persistent:  st.persistent(s.pol),
+		Persistent:  !s.header && st.persistent(s.pol),
 	}
 	if s.exists {
 		e.ExpiresAt = s.expires

@@ -368,3 +368,35 @@ func TestAShortenedLifetimeEndsOlderSessions(t *testing.T) {
 	assert.Empty(t, other.get("/whoami").body, "signed in two hours ago: past the new hour")
 	assert.Equal(t, "alice", cl.get("/whoami").body, "the old instance still honours its own day")
 }
+
+// "Sign out, keep the cart": unbinding the user keeps the session, and the
+// lifetime still counts from the last sign-in, as Expiry says.
+func TestUnbindingTheUserKeepsTheSessionUntilItsLifetimeEnds(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		expiryRoutes(&a)(r)
+		r.GET("/unbind", func(c *gin.Context) {
+			s := Default(c)
+			s.SetUserID("")
+			c.JSON(http.StatusOK, s.Expiry())
+		})
+	}, WithLifetime(time.Hour))
+	cl := a.client()
+	cl.get("/set?cart=tea")
+	a.clock.Advance(50 * time.Minute)
+	require.Equal(t, http.StatusOK, cl.get("/signin?u=alice").StatusCode)
+	a.clock.Advance(40 * time.Minute) // 90 minutes after creation, 40 after sign-in
+	require.Equal(t, "tea", cl.get("/get?k=cart").body)
+
+	resp := cl.get("/unbind")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	end := a.clock.Now().Add(20 * time.Minute) // an hour after the sign-in: unbinding does not extend it
+	var e Expiry
+	require.NoError(t, json.Unmarshal([]byte(resp.body), &e))
+	assert.True(t, end.Equal(e.Deadline), "Expiry: deadline %v, want %v", e.Deadline, end)
+	a.clock.Advance(time.Minute)
+	assert.Equal(t, "tea", cl.get("/get?k=cart").body, "the cart outlives the sign-out")
+	assert.Empty(t, cl.get("/whoami").body)
+	a.clock.Advance(20 * time.Minute)
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=cart").StatusCode, "over when Expiry said")
+}

@@ -6,12 +6,16 @@ package ginsession
 // session: call it once, at login, after Login, and put the token in the
 // response body. The response sets no cookie.
 //
-// A new session is created even when it holds nothing yet. A cookie
-// session becomes a header session under a new ID, and its cookie is
-// expired: one session is never both. On a header session it returns the
-// current token, which changes when RenewID or Login renews it: hand the
-// client the new one. It returns the save's error, if any, and panics if
-// the store has no WithTokenHeader.
+// A new session is created even when it holds nothing yet. On a request
+// that came with a cookie session, that session is left as it was, and what
+// this request made of it (its values, the user Login bound) goes on in a
+// new header session: one session is never both, and a form forged from a
+// sibling site cannot turn the victim's cookie session into a header one,
+// nor sign it in. On a header session it returns the current token, which
+// changes when RenewID or Login renews it: hand the client the new one. The
+// response is marked Cache-Control: no-store (unless the handler set a
+// policy), since its body holds a secret. It returns the save's error, if
+// any, and panics if the store has no WithTokenHeader.
 func (s *Session) IssueToken() (string, error) {
 	if s.store.tokenHeaderKey == "" {
 		panic("ginsession: IssueToken needs a store with WithTokenHeader(\"Authorization\") (or another header name)")
@@ -22,16 +26,13 @@ func (s *Session) IssueToken() (string, error) {
 	if !s.writable("IssueToken") {
 		return "", s.refusal("IssueToken")
 	}
-	converted := false
-	switch {
-	case !s.exists:
+	expire := false
+	if !s.header {
+		expire = s.cookie == cookieExpire // a Destroy of the cookie session still reaches the browser
+		s.detach()
+	}
+	if !s.exists {
 		s.keep, s.dirty = true, true
-	case !s.header:
-		// The cookie's ID must not name a session that a header now
-		// carries: renew it.
-		s.renew, s.dirty, converted = true, true, true
-		s.pol.flags |= flagHeader
-		s.policySet |= partHeader
 	}
 	s.header = true
 	err := s.commit(true)
@@ -41,8 +42,19 @@ func (s *Session) IssueToken() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if converted {
+	if expire {
 		s.cookie, s.dropCookie = cookieExpire, true
 	}
+	s.issued = true
 	return s.token, nil
+}
+
+// detach leaves the request's cookie session as the database holds it and
+// makes the session a new one, with the values and user the request left
+// it, for IssueToken to save as a header session. The caller holds s.mu.
+func (s *Session) detach() {
+	s.exists, s.id, s.token, s.version = false, "", "", 0
+	s.renew, s.touch, s.seen = false, false, false
+	s.nextToken, s.nextID = "", "" // drawn for the cookie session's CSRF tokens
+	s.stored = 0                   // every flash is the new row's own
 }

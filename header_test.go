@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -169,22 +170,25 @@ func TestBasicAuthorizationLeavesTheCookieSessionAlone(t *testing.T) {
 	assert.Equal(t, "bob", resp.body, "a site behind HTTP Basic still has its cookie sessions")
 }
 
-func TestIssueTokenTurnsACookieSessionIntoAHeaderOne(t *testing.T) {
+// IssueToken on a browser's request mints a header session from it and
+// leaves the browser's own session alone: one session is never both.
+func TestIssueTokenOnACookieRequestLeavesTheCookieSessionAlone(t *testing.T) {
 	a := newAPIApp(t, "Authorization")
 	browser := a.client()
 	browser.get("/set?k=v")
 	old := browser.cookie()
 	token := browser.get("/api/token")
 	require.Equal(t, http.StatusOK, token.StatusCode, token.body)
-	ck := token.sessionCookie()
-	require.NotNil(t, ck)
-	assert.Negative(t, ck.MaxAge, "the cookie is expired: one session is never both")
-	assert.NotEqual(t, old, token.body, "under a new ID")
+	assert.Nil(t, token.sessionCookie(), "the browser's cookie is neither replaced nor expired")
+	assert.NotEqual(t, old, token.body, "a session of its own")
+	assert.Equal(t, "no-store", token.Header.Get("Cache-Control"), "the body holds a secret")
 
-	stale := a.client()
-	stale.setCookie(old)
-	assert.Equal(t, http.StatusNotFound, stale.get("/get?k=k").StatusCode, "the old cookie is dead")
-	assert.Equal(t, "v", a.apiClient().send(http.MethodGet, "/get?k=k", nil, bearer(token.body)).body, "the data came along")
+	assert.Equal(t, "v", browser.get("/get?k=k").body, "the browser's session goes on")
+	api := a.apiClient()
+	assert.Equal(t, "v", api.send(http.MethodGet, "/get?k=k", nil, bearer(token.body)).body, "the data came along")
+	api.send(http.MethodPost, "/api/cart", url.Values{"item": {"pen"}}, bearer(token.body))
+	assert.Equal(t, http.StatusNotFound, browser.get("/get?k=cart").StatusCode, "two sessions from here on")
+	assert.Len(t, a.rows(), 2)
 }
 
 func TestRenewingAHeaderSessionHandsOutTheNewToken(t *testing.T) {
@@ -320,4 +324,87 @@ func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
 	require.Len(t, rows, 1)
 	assert.WithinDuration(t, a.clock.Now().Add(DefaultIdleTimeout), rows[0].ExpiresAt, time.Second, "slid from now")
 	assert.Empty(t, a.errors(), "no cookie was due")
+}
+
+// The response that hands out a token holds it in its body, and the next
+// client's request looks the same (no token yet): no cache may keep it.
+func TestTheResponseThatIssuesATokenIsNotCached(t *testing.T) {
+	for _, header := range []string{"Authorization", "X-Session-Token"} {
+		t.Run(header, func(t *testing.T) {
+			a := newAPIApp(t, header)
+			resp := a.apiClient().get("/api/token") // the route of header_test.go
+			require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+			require.Len(t, resp.body, tokenLen, "the token is in the body")
+			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "headers: %v", resp.Header)
+		})
+	}
+}
+
+// Of several session cookies the first live cookie session wins: a header
+// session's token planted ahead of it (a sibling subdomain can set one)
+// does not sign the user out.
+func TestAHeaderTokenAmongTheCookiesDoesNotHideTheCookieSession(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	browser := a.client()
+	require.Equal(t, "hello bob", browser.get("/login?u=bob").body)
+	own := browser.cookie()
+	planted := a.apiClient().get("/api/token").body // any header session's token
+	require.Len(t, planted, tokenLen)
+
+	resp := a.apiClient().send(http.MethodGet, "/whoami", nil, http.Header{
+		"Cookie": {DefaultCookieName + "=" + planted + "; " + DefaultCookieName + "=" + own},
+	})
+	assert.Equal(t, "bob", resp.body, "the live cookie session of the right kind is ignored")
+}
+
+// A cookie's token in the header is no session, not even to a Destroy
+// that runs before anything read the session.
+func TestAHeaderRequestCannotDestroyACookieSession(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	browser := a.client()
+	require.Equal(t, "hello bob", browser.get("/login?u=bob").body)
+	cookieToken := browser.cookie()
+
+	resp := a.apiClient().send(http.MethodPost, "/api/logout", nil, bearer(cookieToken))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "bob", browser.get("/whoami").body, "a cookie token in a header was no session, yet it was destroyed")
+}
+
+// An API login left outside CSRF, reached by a form forged where
+// SameSite=Lax still sends the cookie (a sibling subdomain): IssueToken
+// mints the attacker a header session of their own and leaves the
+// victim's cookie session, its user and its data, as they were.
+func TestAForgedFormCannotTakeOverTheVictimsCookieSession(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.POST("/api/login", func(c *gin.Context) { // outside CSRF, as the README says
+			s := Default(c)
+			s.Login(c.PostForm("u")) // the attacker's own, valid credentials
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"token": token})
+		})
+	}, WithTokenHeader("Authorization"))
+	victim := a.client()
+	require.Equal(t, "hello alice", victim.get("/login?u=alice").body)
+	victim.get("/set?draft=alice's+unsent+message")
+
+	// A sibling subdomain's auto-submitting form; the browser adds the cookie.
+	victim.send(http.MethodPost, "/api/login", url.Values{"u": {"mallory"}},
+		http.Header{"Origin": {"https://evil.example.com"}, "Sec-Fetch-Site": {"same-site"}})
+	assert.Equal(t, "alice", victim.get("/whoami").body, "the victim is still signed in as herself")
+	assert.Equal(t, "alice's unsent message", victim.get("/get?k=draft").body)
+	infos, err := a.store.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1, "the victim's one session")
+	assert.False(t, infos[0].Header, "still a cookie session")
+	for _, m := range a.rows() {
+		if m.UserID == "mallory" {
+			assert.NotContains(t, m.Data, "unsent", "nothing of the victim's went to the attacker's session")
+		}
+	}
 }

@@ -63,6 +63,7 @@ type config struct {
 	gormCallbacks   bool
 	poolWait        time.Duration
 	keys            [][]byte
+	encrypt         bool // WithEncryption was given, keys or not
 	events          func(context.Context, Event)
 }
 
@@ -91,6 +92,10 @@ func (c *config) validate() error {
 	}
 	if c.lifetime < 0 || c.idleTimeout < 0 {
 		errs = append(errs, errors.New("lifetime and idle timeout must not be negative"))
+	}
+	if c.encrypt && len(c.keys) == 0 {
+		// Keys read from an unset variable must not mean plaintext.
+		errs = append(errs, errors.New("WithEncryption needs at least one key"))
 	}
 	if c.rememberTimeout <= 0 || c.browserTimeout <= 0 {
 		errs = append(errs, errors.New("remember and browser-session timeouts must be positive"))
@@ -257,8 +262,10 @@ func WithPersistentCookie(persistent bool) Option {
 	return func(c *config) { c.persistent = persistent }
 }
 
-// WithLifetime sets an absolute lifetime: a session dies this long after it
-// was created, however active. Default 0: no absolute limit.
+// WithLifetime sets an absolute lifetime: a session dies this long after
+// its last sign-in (Login), or after it was created if nobody signed in,
+// however active. Rows written under a longer lifetime end by the new one.
+// Default 0: no absolute limit.
 func WithLifetime(d time.Duration) Option { return func(c *config) { c.lifetime = d } }
 
 // WithIdleTimeout sets the sliding expiry: a session dies this long after its

@@ -177,7 +177,7 @@ func (s *Session) load() {
 	if c.n == 1 {
 		m, found, err = st.load(s.ctx.Context, c.ids[0], now)
 	} else {
-		m, found, err = st.loadAny(s.ctx.Context, slices.Clone(ids), now)
+		m, found, err = st.loadAny(s.ctx.Context, slices.Clone(ids), now, s.header)
 	}
 	if err != nil {
 		s.fail(fmt.Errorf("%w: %w", ErrLoad, err))
@@ -200,6 +200,9 @@ func (s *Session) load() {
 	}
 	s.id, s.token = m.id, c.tokens[slices.Index(ids, m.id)]
 	s.adopt(m, rec, now)
+	if st.sealer != nil && st.sealer.stale(m.data) {
+		s.dirty = true // seal it again under the newest key, so the old one can go
+	}
 }
 
 // adopt takes m as the stored state of the session.
@@ -470,11 +473,14 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 		// the UPDATE leaves the column alone, so as not to undo another
 		// request's move.
 		start := s.start
-		if s.userIDSet {
+		switch {
+		case s.userIDSet && s.userID != "":
 			start = now
-			if s.userID != "" {
-				m.SignedInAt = sql.NullTime{Time: now, Valid: true}
-			}
+			m.SignedInAt = sql.NullTime{Time: now, Valid: true}
+		case s.userIDSet:
+			// Unbound ("sign out, keep the cart"): the lifetime still counts
+			// from the last sign-in, which the next load must find.
+			m.SignedInAt = sql.NullTime{Time: start, Valid: !start.IsZero()}
 		}
 		move := s.touch && open || s.policySet != 0 || s.userIDSet
 		if move {

@@ -72,7 +72,8 @@ type state struct {
 	userIDSet  bool
 	policySet  policyParts // what RememberMe, SetIdleTimeout, SetDeadline or IssueToken changed in pol
 	keep       bool        // save even an empty new session (CSRFToken, IssueToken)
-	dropCookie bool        // IssueToken moved a cookie session into a header
+	dropCookie bool        // the cookie session was destroyed before IssueToken: expire its cookie
+	issued     bool        // IssueToken put a token in this response's body
 	renew      bool
 	// nextToken and nextID are the token and ID that the next insert or
 	// renewal takes, drawn early when a CSRF token must be derived from
@@ -262,6 +263,12 @@ func (s *Session) Clear() {
 	if !s.writable("Clear") {
 		return
 	}
+	s.clearValues()
+}
+
+// clearValues drops every value and flash, as Clear does. The caller holds
+// s.mu.
+func (s *Session) clearValues() {
 	if len(s.values) == 0 && len(s.flashes) == 0 {
 		return
 	}
@@ -401,6 +408,15 @@ func (s *Session) Destroy() {
 	defer s.mu.Unlock()
 	if s.err != nil || !s.usable("Destroy") {
 		return
+	}
+	if !s.loaded && s.store.tokenHeaderKey != "" {
+		if _, present := s.headerToken(); present {
+			// A header may end only a header session, and the kind is in
+			// the row: read it first.
+			if s.load(); s.err != nil {
+				return
+			}
+		}
 	}
 	if s.state == nil {
 		s.state = new(state)

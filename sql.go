@@ -210,9 +210,10 @@ func (st *Store) live(r *row, now time.Time) bool {
 }
 
 // loadAny looks up several IDs in one query, for a request that brought
-// several cookies of the session's name, and returns the first live one in
-// the order of ids.
-func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time) (row, bool, error) {
+// several cookies of the session's name, and returns the first live one of
+// the kind asked for (header or cookie) in the order of ids: a token of the
+// other kind planted among them must not hide the real one.
+func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time, header bool) (row, bool, error) {
 	args := make([]any, 0, len(ids)+1)
 	for _, id := range ids {
 		args = append(args, id)
@@ -225,7 +226,7 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time) (row,
 			if err := st.scanRow(rows, &r, true); err != nil {
 				return int64(len(found)), err
 			}
-			if st.live(&r, now) {
+			if st.live(&r, now) && (r.pol.flags&flagHeader != 0) == header {
 				found = append(found, r)
 			}
 		}

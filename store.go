@@ -93,6 +93,11 @@ func (st *Store) Handler() gin.HandlerFunc { return st.handle }
 func (st *Store) Cleanup(ctx context.Context) (int64, error) {
 	now := st.cfg.now().UTC()
 	var total int64
+	defer func() {
+		if total > 0 { // batches commit one by one: tell of them however it ends
+			st.emit(context.WithoutCancel(ctx), Event{Kind: EventCleanedUp, Count: total})
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("ginsession: cleanup: %w", err)
@@ -103,9 +108,6 @@ func (st *Store) Cleanup(ctx context.Context) (int64, error) {
 			return total, fmt.Errorf("ginsession: cleanup: %w", err)
 		}
 		if n < cleanupBatch {
-			if total > 0 {
-				st.emit(ctx, Event{Kind: EventCleanedUp, Count: total})
-			}
 			return total, nil
 		}
 	}

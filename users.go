@@ -183,12 +183,22 @@ func (t *Tx) DestroyUser(ctx context.Context, userID string) (int64, error) {
 // SignedInAt) and the store's absolute lifetime (WithLifetime) count from
 // it, and the new ID gives the session a new CSRF secret. Call it at every
 // sign-in, also when the same user signs in again.
+//
+// A session signed in as another user keeps nothing of theirs: its values,
+// flashes and expiry choices (RememberMe, SetIdleTimeout, SetDeadline) are
+// dropped, as Django's login does, so that a flag the first user earned (a
+// second factor, a sudo mode) cannot carry over. An anonymous session's
+// values (a cart) are kept.
 func (s *Session) Login(userID string) {
 	s.RenewID()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("Login") {
 		return
+	}
+	if s.userID != "" && s.userID != userID {
+		s.clearValues()
+		s.setPolicy(policy{flags: s.pol.flags & flagHeader}, partKind|partIdle|partDeadline)
 	}
 	s.userID = userID
 	s.userIDSet = true

@@ -488,3 +488,22 @@ func TestOneSessionIsRevokedInsideTheAppsTransaction(t *testing.T) {
 	assert.Empty(t, phone.get("/whoami").body, "committed")
 	assert.Equal(t, "alice", laptop.get("/whoami").body)
 }
+
+// A flag one user earned (a second factor) does not pass to the next user
+// who signs in on the same browser, as with Django's login.
+func TestLoginAsAnotherUserDoesNotInheritTheFirstUsersValues(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/signin", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.Query("u"))
+			c.String(http.StatusOK, "signed in")
+		})
+	})
+	cl := a.client()
+	cl.get("/signin?u=mallory")
+	cl.get("/set?mfa_verified=mallory") // mallory passed her own second factor
+	cl.get("/signin?u=bob")             // then signs in with bob's password only
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=mfa_verified").StatusCode,
+		"bob's session carries mallory's second-factor flag")
+}
