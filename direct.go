@@ -92,9 +92,11 @@ func (st *Store) NewSession(ctx context.Context, seed Seed) (string, error) {
 // ReadSession returns a read-only view of the session a token names, of
 // either kind, as the next request bearing it would see it: Get, Get[T],
 // Keys, UserID, Expiry, Handle and CSRFToken work on it; changes are
-// ignored, and Save, IssueToken and DestroyOthers fail with ErrReadOnly. A token that names no live session gives a session whose IsNew
-// is true. It is for tests and tools that need to look inside a session
-// (package ginsessiontest); requests use Default.
+// ignored, and Save, IssueToken and DestroyOthers fail with ErrReadOnly. A
+// token that names no live session, or a row whose data no key or codec
+// reads, gives a session whose IsNew is true. It is for tests and tools
+// that need to look inside a session (package ginsessiontest); requests
+// use Default.
 func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error) {
 	s := &Session{store: st, req: &http.Request{Header: http.Header{}}}
 	s.ctx = sessionContext{Context: ctx, s: s}
