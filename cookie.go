@@ -15,28 +15,38 @@ func (s *Session) writeHeaders(h http.Header) {
 	}
 	if s.header {
 		// The client keeps its token itself (IssueToken): no cookie, but
-		// for expiring the one of a cookie session the request destroyed.
+		// for the browser's own session when IssueToken left one behind
+		// that this response must still set or expire.
 		h.Add("Vary", s.store.tokenHeaderKey)
 		if s.issued && h.Get("Cache-Control") == "" {
 			// The body holds the token: no cache may keep it for the next
 			// client, whose request looks the same (no token yet).
 			h.Set("Cache-Control", "no-store")
 		}
-		if s.cookie != cookieExpire || !s.dropCookie {
-			s.cookie = cookieKeep
+		s.cookie = cookieKeep
+		if s.leftCookie == "" {
 			return
 		}
-	} else {
-		h.Add("Vary", "Cookie")
 	}
-	if s.cookie == cookieKeep {
-		return
+	h.Add("Vary", "Cookie")
+	line := s.leftCookie
+	if !s.header {
+		if s.cookie == cookieKeep {
+			return
+		}
+		line = s.setCookie()
 	}
 	// Vary: Cookie cannot tell two cookieless visitors apart, so a shared
 	// cache must not keep a response that hands one of them a session.
 	if h.Get("Cache-Control") == "" {
 		h.Set("Cache-Control", "private")
 	}
+	h.Add("Set-Cookie", line)
+	s.cookie, s.leftCookie = cookieKeep, ""
+}
+
+// setCookie is the Set-Cookie line for the cookie operation due.
+func (s *Session) setCookie() string {
 	ck := s.store.cookie(s.req.TLS != nil)
 	if s.cookie == cookieExpire {
 		ck.MaxAge = -1
@@ -46,8 +56,7 @@ func (s *Session) writeHeaders(h http.Header) {
 			ck.MaxAge = maxAge(s.expires.Sub(s.store.cfg.now()))
 		}
 	}
-	h.Add("Set-Cookie", ck.String())
-	s.cookie = cookieKeep
+	return ck.String()
 }
 
 // cookie returns the session cookie's attributes, without value or age.

@@ -123,6 +123,16 @@ func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error
 	return s, nil
 }
 
+// IsHeader reports whether the session travels in WithTokenHeader's header
+// (an API client's, from IssueToken) rather than in the cookie. A request
+// finds a session only the way it was issued.
+func (s *Session) IsHeader() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	return s.header
+}
+
 // SessionCookie returns the cookie that carries token, with the store's
 // name, path, domain and attributes, as a response would set it (Secure
 // only when WithSecure or the cookie's name asks for it).

@@ -126,3 +126,27 @@ func TestWithEncryptionWithoutKeysIsRefused(t *testing.T) {
 	_, err := NewStore(db, WithEncryption(keys...))
 	assert.Error(t, err, "encryption was asked for, yet the data will be stored in plaintext")
 }
+
+// Sealing a row again under the new key is bookkeeping, like an expiry
+// move: a request that only reads must not fail because another tab
+// renewed the session (a sign-in) while it ran.
+func TestReSealingDoesNotFailAReadThatRacedARenewal(t *testing.T) {
+	before := newApp(t, basicRoutes, WithEncryption(oldKey))
+	cl := before.client()
+	require.Equal(t, http.StatusOK, cl.get("/set?k=v").StatusCode)
+	token := cl.cookie()
+
+	g := newGate()
+	rotated := newAppOn(t, before.db, before.rec, readGate(g), WithEncryption(newKey, oldKey))
+	reader := rotated.client()
+	reader.setCookie(token)
+	wait := startSlow(reader, g, "/slow-read")
+	other := rotated.client() // another tab of the same browser signs in
+	other.setCookie(token)
+	require.Equal(t, "renewed", other.get("/renew").body)
+	slow := wait()
+
+	assert.Equal(t, http.StatusOK, slow.StatusCode, "a plain read failed: %q", slow.body)
+	assert.Equal(t, "v", slow.body)
+	assert.Empty(t, rotated.errors())
+}

@@ -142,8 +142,11 @@ func (s *Session) commitLate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.commit(false)
-	if s.state != nil && s.header && !s.dropCookie {
+	if s.state != nil && s.header {
 		s.cookie = cookieKeep // a header session needs no cookie
+		if s.leftCookie != "" {
+			s.cookie, s.leftCookie = cookieSet, "" // the browser's own session's was due
+		}
 	}
 	if err == nil {
 		switch s.cookie {

@@ -1,5 +1,7 @@
 package ginsession
 
+import "fmt"
+
 // IssueToken makes this a header session and returns the token the client
 // must send back in WithTokenHeader's header ("Authorization: Bearer
 // <token>"), saving the session first. It is how an API client gets its
@@ -26,10 +28,10 @@ func (s *Session) IssueToken() (string, error) {
 	if !s.writable("IssueToken") {
 		return "", s.refusal("IssueToken")
 	}
-	expire := false
 	if !s.header {
-		expire = s.cookie == cookieExpire // a Destroy of the cookie session still reaches the browser
-		s.detach()
+		if err := s.detach(); err != nil {
+			return "", err
+		}
 	}
 	if !s.exists {
 		s.keep, s.dirty = true, true
@@ -42,19 +44,62 @@ func (s *Session) IssueToken() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if expire {
-		s.cookie, s.dropCookie = cookieExpire, true
-	}
 	s.issued = true
 	return s.token, nil
 }
 
 // detach leaves the request's cookie session as the database holds it and
 // makes the session a new one, with the values and user the request left
-// it, for IssueToken to save as a header session. The caller holds s.mu.
-func (s *Session) detach() {
+// it, for IssueToken to save as a header session. A cookie the browser's
+// session still needs is kept for the response. The caller holds s.mu.
+func (s *Session) detach() error {
+	if s.exists && !(s.userIDSet && s.userID != "") {
+		// The header session inherits its user from the cookie session,
+		// not from a sign-in: only while that session is still live and
+		// still that user's (a logout or DestroyUser may have run).
+		if err := s.stillLive(); err != nil {
+			return err
+		}
+	}
+	if s.cookie != cookieKeep {
+		s.leftCookie = s.setCookie()
+	}
+	if s.renewed {
+		// This request's renewal of the cookie session is over: the old ID
+		// must not reach it once the session below is the header one.
+		ctx, cancel := s.writeContext()
+		if err := s.store.endRenewal(ctx, s.id); err != nil {
+			s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it expires on its own shortly", "error", err)
+		}
+		cancel()
+		s.renewed = false
+	}
 	s.exists, s.id, s.token, s.version = false, "", "", 0
 	s.renew, s.touch, s.seen = false, false, false
 	s.nextToken, s.nextID = "", "" // drawn for the cookie session's CSRF tokens
 	s.stored = 0                   // every flash is the new row's own
+	s.cookie = cookieKeep
+	return nil
+}
+
+// stillLive checks that the loaded session is still in the database and
+// still bound to the same user. When it is not, the session fails with
+// ErrSessionInterrupted, as a save would. The caller holds s.mu.
+func (s *Session) stillLive() error {
+	ctx, cancel := s.writeContext()
+	defer cancel()
+	m, found, err := s.store.load(ctx, s.id, s.store.cfg.now().UTC())
+	if err != nil {
+		s.fail(fmt.Errorf("%w: %w", ErrLoad, err))
+		s.errReported = true // returned to the caller, who answers
+		return s.err
+	}
+	if !found || m.userID != s.userID {
+		s.emit(Event{Kind: EventInterrupted, Handle: s.id, UserID: s.userID})
+		s.reset()
+		s.fail(ErrSessionInterrupted)
+		s.errReported = true
+		return s.err
+	}
+	return nil
 }

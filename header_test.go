@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -407,4 +408,174 @@ func TestAForgedFormCannotTakeOverTheVictimsCookieSession(t *testing.T) {
 			assert.NotContains(t, m.Data, "unsent", "nothing of the victim's went to the attacker's session")
 		}
 	}
+}
+
+// The layout README recommends: the API's login before CSRF, every other
+// route after it. An API client logs in and works; a form forged from a
+// sibling subdomain reaches nothing with the victim's cookie.
+func TestTheRecommendedAPILayoutKeepsForgedFormsOut(t *testing.T) {
+	a := newApp(t, func(r *gin.Engine) {
+		r.POST("/api/login", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.PostForm("u"))
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+		r.Use(CSRF())
+		r.GET("/login", func(c *gin.Context) { Default(c).Login(c.Query("u")); Default(c).Set("cart", "tea") })
+		r.GET("/get", func(c *gin.Context) { v, _ := Get[string](Default(c), c.Query("k")); c.String(http.StatusOK, v) })
+		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+		r.POST("/api/cart", func(c *gin.Context) {
+			Default(c).Set("cart", c.PostForm("item"))
+			c.String(http.StatusOK, "added")
+		})
+		r.POST("/api/logout", func(c *gin.Context) { Default(c).Destroy(); c.String(http.StatusOK, "bye") })
+	}, WithTokenHeader("Authorization"))
+
+	api := a.apiClient()
+	resp := api.post("/api/login", url.Values{"u": {"bob"}}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	token := resp.body
+	require.Equal(t, http.StatusOK, api.post("/api/cart", url.Values{"item": {"pen"}}, bearer(token)).StatusCode)
+	assert.Equal(t, "pen", api.send(http.MethodGet, "/get?k=cart", nil, bearer(token)).body)
+
+	victim := a.client()
+	victim.get("/login?u=alice")
+	require.Equal(t, "alice", victim.get("/whoami").body)
+	forged := http.Header{"Origin": {"https://evil.example.com"}, "Sec-Fetch-Site": {"same-site"}}
+	assert.Equal(t, http.StatusForbidden, victim.post("/api/cart", url.Values{"item": {"attacker's item"}}, forged).StatusCode)
+	assert.Equal(t, http.StatusForbidden, victim.post("/api/logout", nil, forged).StatusCode)
+	assert.Equal(t, http.StatusOK, victim.post("/api/login", url.Values{"u": {"mallory"}}, forged).StatusCode)
+	assert.Equal(t, "tea", victim.get("/get?k=cart").body)
+	assert.Equal(t, "alice", victim.get("/whoami").body, "still herself")
+}
+
+// A web page that mints an API token from the browser's signed-in session
+// (no Login of its own) must not mint one for a session that was revoked
+// while the request ran: DestroyUser after a password change, or a logout.
+func TestIssueTokenFromARevokedCookieSessionMintsNothing(t *testing.T) {
+	g := newGate()
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.GET("/api/slow-token", gated(g, func(c *gin.Context, s *Session) {
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusConflict, "refused: %v", err)
+				return
+			}
+			c.String(http.StatusOK, token)
+		}))
+	}, WithTokenHeader("Authorization"))
+	browser := a.client()
+	require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
+
+	wait := startSlow(browser, g, "/api/slow-token")
+	n, err := a.store.DestroyUser(t.Context(), "alice") // password changed: sign out everywhere
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	slow := wait()
+
+	infos, err := a.store.UserSessions(t.Context(), "alice")
+	require.NoError(t, err)
+	assert.Empty(t, infos, "a revoked session came back as a header session (response %d %q)", slow.StatusCode, slow.body)
+	assert.NotEqual(t, http.StatusOK, slow.StatusCode, "a token was handed out for a revoked session")
+}
+
+// A web sign-in that saves (to check the error) before it mints an API
+// token for its page: the cookie session was already renewed in the table,
+// so the response must carry its new cookie, or the browser is left with a
+// dead one and a signed-in session nobody holds sits on the devices page.
+func TestIssueTokenAfterASavedLoginKeepsTheBrowsersSession(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.GET("/web-login-with-token", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.Query("u"))
+			if err := s.Save(); err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+	}, WithTokenHeader("Authorization"))
+	browser := a.client()
+	browser.get("/set?cart=tea")
+	require.Equal(t, "tea", browser.get("/get?k=cart").body)
+
+	resp := browser.get("/web-login-with-token?u=alice")
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+
+	assert.Equal(t, "tea", browser.get("/get?k=cart").body, "the browser's session was lost: its cookie names an ID the save renewed away")
+	infos, err := a.store.UserSessions(t.Context(), "alice")
+	require.NoError(t, err)
+	for _, info := range infos {
+		if !info.Header {
+			assert.Equal(t, "alice", browser.get("/whoami").body, "a signed-in cookie session exists whose token no browser holds")
+		}
+	}
+}
+
+// SECURITY.md: "A logout wins over a renewal still in flight". A header
+// session's logout now reads the row first (56e8666), and the old token
+// no longer finds the row a renewal in flight moved: the logout answers
+// "bye" and the session lives on under the new token.
+func TestHeaderLogoutWinsOverARenewalStillInFlight(t *testing.T) {
+	g := newGate()
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		apiRoutes(&a)(r)
+		r.POST("/api/slow-login", func(c *gin.Context) {
+			s := Default(c)
+			s.Login("alice")
+			token, err := s.IssueToken() // saves: the row moves to the new ID
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			g.Hold()
+			c.String(http.StatusOK, token)
+		})
+	}, WithTokenHeader("Authorization"))
+	api := a.apiClient()
+	old := api.get("/api/token").body
+	require.Len(t, old, tokenLen)
+
+	wait := testkit.Start(g, func() response { return api.send(http.MethodPost, "/api/slow-login", nil, bearer(old)) })
+	logout := a.apiClient().send(http.MethodPost, "/api/logout", nil, bearer(old))
+	require.Equal(t, http.StatusOK, logout.StatusCode)
+	renewed := wait()
+	require.Equal(t, http.StatusOK, renewed.StatusCode, renewed.body)
+
+	assert.Empty(t, a.apiClient().send(http.MethodGet, "/whoami", nil, bearer(renewed.body)).body,
+		"the logout answered bye, yet the session lives on under the renewed token")
+	assert.Empty(t, a.rows())
+}
+
+// The mirror of TestAHeaderRequestCannotDestroyACookieSession: a header
+// session's token in a cookie is no session (README: "A token works only
+// the way it was issued"), yet a Destroy that runs before anything read
+// the session deletes it.
+func TestACookieRequestCannotDestroyAHeaderSession(t *testing.T) {
+	a := newAPIApp(t, "Authorization")
+	api := a.apiClient()
+	token := api.apiLogin2(t)
+	require.Equal(t, "alice", api.send(http.MethodGet, "/whoami", nil, bearer(token)).body)
+
+	browser := a.client()
+	browser.setCookie(token)
+	assert.Empty(t, browser.get("/whoami").body, "no session, as documented")
+	browser.get("/destroy")
+	assert.Equal(t, "alice", api.send(http.MethodGet, "/whoami", nil, bearer(token)).body,
+		"a header token in a cookie was no session, yet it was destroyed")
 }

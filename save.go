@@ -79,6 +79,7 @@ func (s *Session) reset() {
 func (s *Session) resetChanges() {
 	s.cleared, s.renew, s.dirty, s.userIDSet, s.policySet, s.keep = false, false, false, false, 0, false
 	s.nextToken, s.nextID = "", ""
+	s.reseal = false             // a save seals under the newest key anyway
 	s.sets, s.deletes = nil, nil // made on first use
 	s.added, s.taken = nil, nil
 }
@@ -200,9 +201,9 @@ func (s *Session) load() {
 	}
 	s.id, s.token = m.id, c.tokens[slices.Index(ids, m.id)]
 	s.adopt(m, rec, now)
-	if st.sealer != nil && st.sealer.stale(m.data) {
-		s.dirty = true // seal it again under the newest key, so the old one can go
-	}
+	// Sealed by an older key: seal it again under the newest, so that the
+	// old one can go.
+	s.reseal = st.sealer != nil && st.sealer.stale(m.data)
 }
 
 // adopt takes m as the stored state of the session.
@@ -308,7 +309,7 @@ func (s *Session) commit(open bool) error {
 		// header session can be created, renewed and slid at any time.
 		open = true
 	}
-	if len(s.destroyed) == 0 && !s.dirty && !(s.touch && open) && !s.seen {
+	if len(s.destroyed) == 0 && !s.dirty && !s.reseal && !(s.touch && open) && !s.seen {
 		return nil // nothing to write
 	}
 	st := s.store
@@ -316,13 +317,14 @@ func (s *Session) commit(open bool) error {
 	defer cancel()
 	now := st.cfg.now().UTC()
 	for len(s.destroyed) > 0 {
-		n, err := st.delete(ctx, s.destroyed[0])
+		d := s.destroyed[0]
+		n, err := st.deleteOfKind(ctx, d.id, d.header)
 		if err != nil {
 			s.fail(fmt.Errorf("%w: destroy: %w", ErrSave, err))
 			return s.err
 		}
 		if n > 0 {
-			s.emit(Event{Kind: EventDestroyed, Handle: s.destroyed[0], UserID: s.destroyedUser, Count: n})
+			s.emit(Event{Kind: EventDestroyed, Handle: d.id, UserID: s.destroyedUser, Count: n})
 		}
 		s.destroyed = s.destroyed[1:]
 	}
@@ -349,6 +351,8 @@ func (s *Session) commit(open bool) error {
 			return s.err
 		}
 		return s.update(ctx, now, s.renew, open)
+	case s.reseal && s.exists:
+		s.resealData(ctx, now, open)
 	case s.touch && open:
 		expires := st.expiry(s.start, now, s.pol)
 		moved, err := st.moveExpiry(ctx, s.id, s.version, expires, now, s.clientInfo())
@@ -370,6 +374,42 @@ func (s *Session) commit(open bool) error {
 		}
 	}
 	return nil
+}
+
+// resealData writes the session's data again, sealed under the newest key,
+// moving the expiry too if it is due. It is bookkeeping, as an expiry move
+// is: when another request saved first (which sealed it anew) or the
+// session is gone, it gives up quietly, and a failure is only logged.
+func (s *Session) resealData(ctx context.Context, now time.Time, open bool) {
+	st := s.store
+	s.reseal = false
+	data, err := s.encodeRecord(s.id)
+	if err != nil {
+		st.cfg.logger.WarnContext(ctx, "cannot seal the session under the new key; a later request will try again", "error", err)
+		return
+	}
+	c := s.clientInfo()
+	m := Model{ID: s.id, Data: data, UpdatedAt: now, LastSeenAt: sql.NullTime{Time: now, Valid: true},
+		UserAgent: c.userAgent, ClientIP: c.ip, Version: s.version + 1}
+	cols := 0
+	if s.touch && open {
+		s.pol.setColumns(&m)
+		m.ExpiresAt = st.expiry(s.start, now, s.pol)
+		cols = updateExpiry
+	}
+	ok, err := st.update(ctx, s.id, &m, cols, now)
+	if err != nil {
+		st.cfg.logger.WarnContext(ctx, "cannot seal the session under the new key; a later request will try again", "error", err)
+		return
+	}
+	s.touch, s.seen = false, false
+	if ok {
+		s.version = m.Version
+		if cols != 0 {
+			s.expires = m.ExpiresAt
+			s.cookie = cookieSet
+		}
+	}
 }
 
 // encodeRecord encodes the session's record for the row id.

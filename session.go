@@ -64,29 +64,40 @@ type state struct {
 
 	// This request's own changes, kept apart so that they can be re-applied
 	// on top of a concurrent writer's save.
-	cleared    bool
-	sets       map[string]rawValue
-	deletes    map[string]struct{}
-	added      []rawValue
-	taken      []rawValue
-	userIDSet  bool
-	policySet  policyParts // what RememberMe, SetIdleTimeout, SetDeadline or IssueToken changed in pol
-	keep       bool        // save even an empty new session (CSRFToken, IssueToken)
-	dropCookie bool        // the cookie session was destroyed before IssueToken: expire its cookie
-	issued     bool        // IssueToken put a token in this response's body
+	cleared   bool
+	sets      map[string]rawValue
+	deletes   map[string]struct{}
+	added     []rawValue
+	taken     []rawValue
+	userIDSet bool
+	policySet policyParts // what RememberMe, SetIdleTimeout, SetDeadline or IssueToken changed in pol
+	keep      bool        // save even an empty new session (CSRFToken, IssueToken)
+	// leftCookie is the Set-Cookie line that the browser's own session
+	// still needed (a save or Destroy earlier in the request) when
+	// IssueToken left it for a header session.
+	leftCookie string
+	issued     bool // IssueToken put a token in this response's body
 	renew      bool
 	// nextToken and nextID are the token and ID that the next insert or
 	// renewal takes, drawn early when a CSRF token must be derived from
 	// them before the save.
 	nextToken, nextID string
 	dirty             bool
-	touch             bool     // the expiry should move forward
-	destroyed         []string // row IDs to delete
-	unreadable        string   // ID of a row whose data could not be decoded
-	renewed           bool     // an ID renewal was saved: end it with the request
+	reseal            bool        // the row was sealed by an older key
+	touch             bool        // the expiry should move forward
+	destroyed         []destroyed // rows to delete
+	unreadable        string      // ID of a row whose data could not be decoded
+	renewed           bool        // an ID renewal was saved: end it with the request
 	// destroyedUser is the user of the session Destroy took, for its event.
 	destroyedUser string
 	lostTaken     []rawValue // flashes this request took that another took first
+}
+
+// destroyed is a row Destroy took: its ID, and the kind of request that
+// took it, which is the only kind it may delete.
+type destroyed struct {
+	id     string
+	header bool
 }
 
 type cookieOp uint8
@@ -409,15 +420,6 @@ func (s *Session) Destroy() {
 	if s.err != nil || !s.usable("Destroy") {
 		return
 	}
-	if !s.loaded && s.store.tokenHeaderKey != "" {
-		if _, present := s.headerToken(); present {
-			// A header may end only a header session, and the kind is in
-			// the row: read it first.
-			if s.load(); s.err != nil {
-				return
-			}
-		}
-	}
 	if s.state == nil {
 		s.state = new(state)
 	}
@@ -434,7 +436,7 @@ func (s *Session) Destroy() {
 	s.loaded, s.unreadable = true, ""
 	for _, id := range ids {
 		if id != "" {
-			s.destroyed = append(s.destroyed, id)
+			s.destroyed = append(s.destroyed, destroyed{id, s.header})
 			s.cookie = cookieExpire
 		}
 	}

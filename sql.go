@@ -33,6 +33,7 @@ const (
 	sDestroyOthers
 	sDeleteExpired
 	sEndRenewal
+	sDeleteOfKind
 	numStmts
 )
 
@@ -68,6 +69,10 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	// A session renewed by a request that is still running has moved to a
 	// new ID that the logout's cookie does not name: renewed_from finds it.
 	q[sDelete] = "DELETE FROM " + table + " WHERE id = ? OR (renewed_from = ? AND updated_at > ?)"
+	// A request's own Destroy deletes only a session of the kind it came
+	// in (cookie or header), as a read finds only that kind.
+	q[sDeleteOfKind] = "DELETE FROM " + table + " WHERE (id = ? OR (renewed_from = ? AND updated_at > ?)) AND (flags & " +
+		strconv.Itoa(flagHeader) + ") = ?"
 	for cols := range 8 {
 		u := "UPDATE " + table + " SET data = ?, updated_at = ?, version = ?, last_seen_at = ?" + clientSet
 		if cols&updateID != 0 {
@@ -293,6 +298,15 @@ func (st *Store) see(ctx context.Context, id string, now, staleBefore time.Time,
 // the last renewalGrace.
 func (st *Store) delete(ctx context.Context, id string) (int64, error) {
 	return st.run.exec(ctx, sDelete, id, id, st.cfg.now().UTC().Add(-renewalGrace))
+}
+
+// deleteOfKind is delete for a session of one kind: header or cookie.
+func (st *Store) deleteOfKind(ctx context.Context, id string, header bool) (int64, error) {
+	kind := 0
+	if header {
+		kind = flagHeader
+	}
+	return st.run.exec(ctx, sDeleteOfKind, id, id, st.cfg.now().UTC().Add(-renewalGrace), kind)
 }
 
 // endRenewal forgets the ID a session was renewed from, once the renewing

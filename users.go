@@ -197,8 +197,12 @@ func (s *Session) Login(userID string) {
 		return
 	}
 	if s.userID != "" && s.userID != userID {
+		// Marked as changes even when nothing seems to change, so that a
+		// retry drops what the first user's other tab saved meanwhile.
 		s.clearValues()
-		s.setPolicy(policy{flags: s.pol.flags & flagHeader}, partKind|partIdle|partDeadline)
+		s.cleared = true
+		s.pol = policy{flags: s.pol.flags & flagHeader}
+		s.policySet |= partKind | partIdle | partDeadline
 	}
 	s.userID = userID
 	s.userIDSet = true

@@ -507,3 +507,32 @@ func TestLoginAsAnotherUserDoesNotInheritTheFirstUsersValues(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=mfa_verified").StatusCode,
 		"bob's session carries mallory's second-factor flag")
 }
+
+// Login as another user keeps nothing of the first user's. When the first
+// user's session held no values yet at load, a value that user's other tab
+// saves meanwhile (a sudo flag) is re-applied onto the new user's session
+// by the retry, because the Clear was skipped as a no-op.
+func TestLoginAsAnotherUserDropsAValueSavedConcurrentlyByTheFirst(t *testing.T) {
+	g := newGate()
+	a := newApp(t, func(r *gin.Engine) {
+		basicRoutes(r)
+		r.GET("/bind", func(c *gin.Context) { Default(c).Login(c.Query("u")); c.String(http.StatusOK, "bound") })
+		r.GET("/slow-login", gated(g, func(c *gin.Context, s *Session) {
+			s.Login(c.Query("u"))
+			c.String(http.StatusOK, "hello %s", c.Query("u"))
+		}))
+	})
+	cl := a.client()
+	require.Equal(t, "bound", cl.get("/bind?u=alice").body) // alice, no values
+	wait := startSlow(cl, g, "/slow-login?u=mallory")
+	aliceTab := a.client()
+	aliceTab.setCookie(cl.cookie())
+	require.Equal(t, http.StatusOK, aliceTab.get("/set?sudo=alice").StatusCode) // alice's other tab
+	slow := wait()
+	require.Equal(t, http.StatusOK, slow.StatusCode, slow.body)
+
+	rows := a.rows()
+	require.Len(t, rows, 1)
+	assert.Equal(t, "mallory", rows[0].UserID)
+	assert.NotContains(t, rows[0].Data, "sudo", "alice's flag carried into mallory's session")
+}

@@ -144,8 +144,10 @@ func (c *Client) UseToken(token string) *Client {
 
 // Token returns the token of the session the client carries: the cookie's
 // value, or what the API client sends in the token header. It is "" when
-// the client has none, and follows the responses: a Login or RenewID gives
-// a new one, a Destroy leaves "".
+// the client has none. A browser client's follows the responses' cookies (a
+// Login or RenewID gives a new one, a Destroy leaves ""); an API client's
+// changes only with UseToken, as a real one's does: hand it what the
+// application's login response returns.
 func (c *Client) Token() string { return c.jar.getToken() }
 
 // URL returns the test server's base URL, such as "http://127.0.0.1:41234".
@@ -156,10 +158,15 @@ func (c *Client) URL() string { return c.srv.URL }
 // Login's new ID, a Destroy's expired cookie), and with what the handlers
 // saved. Get, ginsession.Get[T], Keys, Has, UserID, IsNew, Expiry and
 // CSRFToken work on it; changes are ignored. Without a live session its
-// IsNew is true. A database error fails the test.
+// IsNew is true, as it is for a token of the other kind (a header session's
+// token carried by a browser client), which the application does not
+// accept either. A database error fails the test.
 func (c *Client) Session() *ginsession.Session {
 	c.t.Helper()
 	s, err := c.st.ReadSession(context.Background(), c.Token())
+	if err == nil && !s.IsNew() && s.IsHeader() != c.api {
+		s, err = c.st.ReadSession(context.Background(), "")
+	}
 	if err != nil {
 		c.t.Fatalf("ginsessiontest: cannot read the session: %v", err)
 	}

@@ -445,3 +445,29 @@ func TestFailedAssertionsReportWithoutStoppingTheTest(t *testing.T) {
 	assert.False(t, anonymous.AssertSignedInAs("42"))
 	assert.Contains(t, fake.messages(), "carries no live session")
 }
+
+// Session is what the next request finds: a header session's token on a
+// browser client is no session to the application, so none to Session
+// either.
+func TestSessionAgreesWithWhatTheNextRequestFinds(t *testing.T) {
+	f := openFixture(t, ginsession.WithTokenHeader("Authorization"))
+	token, err := f.st.NewSession(t.Context(), ginsession.Seed{UserID: "42", Header: true}) // what IssueToken hands out
+	require.NoError(t, err)
+	browser := ginsessiontest.New(t, f.r, f.st).UseToken(token)
+
+	seen := browser.Get("/whoami").Text
+	require.Equal(t, "user= cart=0", seen, "the application ignores a header token in a cookie")
+	assert.True(t, browser.Session().IsNew(), "Session() says signed in as %q while the request found no session", browser.Session().UserID())
+}
+
+// An API client's token is the one the test gave it: after a logout it
+// names no session.
+func TestAnAPIClientsTokenNamesNoSessionAfterALogout(t *testing.T) {
+	f := openFixture(t, ginsession.WithTokenHeader("Authorization"))
+	api := ginsessiontest.NewAPIClient(t, f.r, f.st).LoginAs("42", nil)
+	resp := api.PostForm("/logout", nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.Text)
+	assert.NotEmpty(t, api.Token(), "an API client keeps what it was handed")
+	assert.True(t, api.Session().IsNew())
+	api.AssertSignedOut()
+}
