@@ -212,6 +212,10 @@ func testHeaderSessions(t *testing.T, db DB) {
 	thief.setCookie(a, token)
 	assert.Empty(t, thief.get(a, "/whoami").body, "a header token is no cookie")
 	assert.Empty(t, api.send(a, http.MethodGet, "/whoami", nil, bearer(browser.cookie(a))).body, "a cookie is no header token")
+	api.send(a, http.MethodGet, "/destroy", nil, bearer(browser.cookie(a)))
+	thief.get(a, "/destroy")
+	assert.Equal(t, "alice", browser.get(a, "/whoami").body, "a cookie's token in the header destroys nothing")
+	assert.Equal(t, "pen", api.send(a, http.MethodGet, "/get?k=cart", nil, bearer(token)).body, "nor a header token in a cookie")
 
 	infos, err := a.store.UserSessions(ctx, "alice")
 	require.NoError(t, err)
