@@ -145,7 +145,7 @@ func (s *Session) commitLate() error {
 	if s.state != nil && s.header {
 		s.cookie = cookieKeep // a header session needs no cookie
 		if s.leftCookie != "" {
-			s.cookie, s.leftCookie = cookieSet, "" // the browser's own session's was due
+			s.cookie, s.leftCookie = s.leftOp, "" // the browser's own session's was due
 		}
 	}
 	if err == nil {

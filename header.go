@@ -53,26 +53,21 @@ func (s *Session) IssueToken() (string, error) {
 // it, for IssueToken to save as a header session. A cookie the browser's
 // session still needs is kept for the response. The caller holds s.mu.
 func (s *Session) detach() error {
-	if s.exists && !(s.userIDSet && s.userID != "") {
-		// The header session inherits its user from the cookie session,
-		// not from a sign-in: only while that session is still live and
-		// still that user's (a logout or DestroyUser may have run).
+	if s.exists {
+		// The header session inherits the cookie session's values, and
+		// its user unless this request signed in: only while that session
+		// is still live (a logout or DestroyUser may have run).
 		if err := s.stillLive(); err != nil {
 			return err
 		}
 	}
 	if s.cookie != cookieKeep {
-		s.leftCookie = s.setCookie()
+		s.leftCookie, s.leftOp = s.setCookie(), s.cookie
 	}
 	if s.renewed {
-		// This request's renewal of the cookie session is over: the old ID
-		// must not reach it once the session below is the header one.
-		ctx, cancel := s.writeContext()
-		if err := s.store.endRenewal(ctx, s.id); err != nil {
-			s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it expires on its own shortly", "error", err)
-		}
-		cancel()
-		s.renewed = false
+		// The cookie session's renewal ends with the request, as any
+		// renewal does: until then a logout with the old cookie still wins.
+		s.renewedCookie, s.renewed = s.id, false
 	}
 	s.exists, s.id, s.token, s.version = false, "", "", 0
 	s.renew, s.touch, s.seen = false, false, false
@@ -82,8 +77,9 @@ func (s *Session) detach() error {
 	return nil
 }
 
-// stillLive checks that the loaded session is still in the database and
-// still bound to the same user. When it is not, the session fails with
+// stillLive checks that the loaded session is still in the database and,
+// unless this request bound a user itself, still bound to the same user.
+// When it is not, the session fails with
 // ErrSessionInterrupted, as a save would. The caller holds s.mu.
 func (s *Session) stillLive() error {
 	ctx, cancel := s.writeContext()
@@ -94,7 +90,7 @@ func (s *Session) stillLive() error {
 		s.errReported = true // returned to the caller, who answers
 		return s.err
 	}
-	if !found || m.userID != s.userID {
+	if !found || !s.userIDSet && m.userID != s.userID {
 		s.emit(Event{Kind: EventInterrupted, Handle: s.id, UserID: s.userID})
 		s.reset()
 		s.fail(ErrSessionInterrupted)

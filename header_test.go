@@ -579,3 +579,134 @@ func TestACookieRequestCannotDestroyAHeaderSession(t *testing.T) {
 	assert.Equal(t, "alice", api.send(http.MethodGet, "/whoami", nil, bearer(token)).body,
 		"a header token in a cookie was no session, yet it was destroyed")
 }
+
+// A logout after the headers went out that then mints an API token: the
+// browser's cookie could not be expired, and c.Errors should say so.
+// commitLate turns every leftCookie into cookieSet, so it reports "cookie
+// of a saved session" for a destroyed one (the previous commit said
+// "destroyed session's cookie not expired").
+func TestLateLogoutBeforeIssueTokenReportsTheUnexpiredCookie(t *testing.T) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.GET("/stream-logout-token", func(c *gin.Context) {
+			c.String(http.StatusOK, "streaming;")
+			c.Writer.Flush()
+			s := Default(c)
+			s.Destroy()
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusOK, "error: %v", err)
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+	}, WithTokenHeader("Authorization"))
+	browser := a.client()
+	require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
+	resp := browser.get("/stream-logout-token")
+	require.True(t, strings.HasPrefix(resp.body, "streaming;"), resp.body)
+
+	errs := strings.Join(a.errors(), "\n")
+	assert.Contains(t, errs, "destroyed session's cookie not expired")
+	assert.NotContains(t, errs, "cookie of a saved session", "no cookie session was saved")
+}
+
+// SECURITY.md: "A logout wins over a renewal still in flight: while the
+// request that renewed the ID runs, ... a logout with the old cookie
+// deletes the renewed row too". A web sign-in that saves and then mints an
+// API token (TestIssueTokenAfterASavedLoginKeepsTheBrowsersSession's route)
+// retires the old ID inside IssueToken (detach), while the request still
+// runs: a logout from another tab with the old cookie deletes nothing,
+// answers "bye", and the sign-in's response then sets the renewed cookie.
+func TestCookieLogoutWinsOverASavedLoginThatThenIssuesAToken(t *testing.T) {
+	g := newGate()
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		deviceRoutes(&a)(r)
+		r.GET("/slow-web-login-with-token", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.Query("u"))
+			if err := s.Save(); err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			g.Hold()
+			c.String(http.StatusOK, token)
+		})
+	}, WithTokenHeader("Authorization"))
+	browser := a.client()
+	browser.get("/set?cart=tea")
+	old := browser.cookie()
+	require.NotEmpty(t, old)
+
+	wait := startSlow(browser, g, "/slow-web-login-with-token?u=alice")
+	otherTab := a.client()
+	otherTab.setCookie(old)
+	require.Equal(t, "bye", otherTab.get("/destroy").body)
+	resp := wait()
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+
+	assert.NotEqual(t, old, browser.cookie(), "the browser got the renewed cookie")
+	assert.Empty(t, browser.get("/whoami").body,
+		"the logout answered bye, yet the browser is signed in under the renewed cookie")
+	infos, err := a.store.UserSessions(t.Context(), "alice")
+	require.NoError(t, err)
+	for _, info := range infos {
+		assert.True(t, info.Header, "a cookie session outlived the logout that raced its renewal")
+	}
+}
+
+// README: "a request already in flight on [a revoked session] cannot bring
+// it back: its save fails with ErrSessionInterrupted". A web page that
+// signs in again (Login, same user) and mints an API token skips detach's
+// liveness check, so the session DestroyUser revoked meanwhile (a password
+// change) comes back, values and all, as a header session. The same
+// request without IssueToken fails with ErrSessionInterrupted.
+func TestIssueTokenAfterLoginDoesNotReviveARevokedSession(t *testing.T) {
+	for _, issue := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cookie", true: "IssueToken"}[issue], func(t *testing.T) {
+			g := newGate()
+			var a *app
+			a = newApp(t, func(r *gin.Engine) {
+				deviceRoutes(&a)(r)
+				r.GET("/slow-relogin", gated(g, func(c *gin.Context, s *Session) {
+					s.Login("alice") // "confirm your password", checked before the change
+					if !issue {
+						if err := s.Save(); err != nil {
+							c.String(http.StatusConflict, "refused: %v", err)
+							return
+						}
+						c.String(http.StatusOK, "ok")
+						return
+					}
+					token, err := s.IssueToken()
+					if err != nil {
+						c.String(http.StatusConflict, "refused: %v", err)
+						return
+					}
+					c.String(http.StatusOK, token)
+				}))
+			}, WithTokenHeader("Authorization"))
+			browser := a.client()
+			require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
+			browser.get("/set?mfa=passed")
+
+			wait := startSlow(browser, g, "/slow-relogin")
+			n, err := a.store.DestroyUser(t.Context(), "alice") // password changed
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n)
+			slow := wait()
+
+			assert.Equal(t, http.StatusConflict, slow.StatusCode, "the in-flight request's save should fail: %s", slow.body)
+			for _, m := range a.rows() {
+				assert.NotContains(t, m.Data, "passed", "the revoked session's values came back (header=%v)", m.Flags&flagHeader != 0)
+			}
+		})
+	}
+}

@@ -597,13 +597,25 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 func (s *Session) endRenewal() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == nil || !s.renewed || s.id == "" {
+	if s.state == nil {
 		return
 	}
-	s.renewed = false
+	var ids []string
+	if s.renewed && s.id != "" {
+		ids = append(ids, s.id)
+	}
+	if s.renewedCookie != "" {
+		ids = append(ids, s.renewedCookie)
+	}
+	s.renewed, s.renewedCookie = false, ""
+	if len(ids) == 0 {
+		return
+	}
 	ctx, cancel := s.writeContext()
 	defer cancel()
-	if err := s.store.endRenewal(ctx, s.id); err != nil {
-		s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it expires on its own shortly", "error", err)
+	for _, id := range ids {
+		if err := s.store.endRenewal(ctx, id); err != nil {
+			s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it expires on its own shortly", "error", err)
+		}
 	}
 }

@@ -76,8 +76,12 @@ type state struct {
 	// still needed (a save or Destroy earlier in the request) when
 	// IssueToken left it for a header session.
 	leftCookie string
-	issued     bool // IssueToken put a token in this response's body
-	renew      bool
+	leftOp     cookieOp // what leftCookie does: set or expire
+	// renewedCookie is the cookie session this request renewed before
+	// IssueToken left it: its renewal ends with the request too.
+	renewedCookie string
+	issued        bool // IssueToken put a token in this response's body
+	renew         bool
 	// nextToken and nextID are the token and ID that the next insert or
 	// renewal takes, drawn early when a CSRF token must be derived from
 	// them before the save.
