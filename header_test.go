@@ -486,6 +486,27 @@ func TestIssueTokenFromARevokedCookieSessionMintsNothing(t *testing.T) {
 	assert.NotEqual(t, http.StatusOK, slow.StatusCode, "a token was handed out for a revoked session")
 }
 
+// loginSaveAndIssueToken is a web sign-in that saves (to check the error)
+// before it mints an API token for its page, calling hold before it
+// answers.
+func loginSaveAndIssueToken(hold func()) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		s := Default(c)
+		s.Login(c.Query("u"))
+		if err := s.Save(); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		token, err := s.IssueToken()
+		if err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		hold()
+		c.String(http.StatusOK, token)
+	}
+}
+
 // A web sign-in that saves (to check the error) before it mints an API
 // token for its page: the cookie session was already renewed in the table,
 // so the response must carry its new cookie, or the browser is left with a
@@ -494,20 +515,7 @@ func TestIssueTokenAfterASavedLoginKeepsTheBrowsersSession(t *testing.T) {
 	var a *app
 	a = newApp(t, func(r *gin.Engine) {
 		deviceRoutes(&a)(r)
-		r.GET("/web-login-with-token", func(c *gin.Context) {
-			s := Default(c)
-			s.Login(c.Query("u"))
-			if err := s.Save(); err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			token, err := s.IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			c.String(http.StatusOK, token)
-		})
+		r.GET("/web-login-with-token", loginSaveAndIssueToken(func() {}))
 	}, WithTokenHeader("Authorization"))
 	browser := a.client()
 	browser.get("/set?cart=tea")
@@ -526,10 +534,9 @@ func TestIssueTokenAfterASavedLoginKeepsTheBrowsersSession(t *testing.T) {
 	}
 }
 
-// SECURITY.md: "A logout wins over a renewal still in flight". A header
-// session's logout now reads the row first (56e8666), and the old token
-// no longer finds the row a renewal in flight moved: the logout answers
-// "bye" and the session lives on under the new token.
+// A logout wins over a renewal still in flight (SECURITY.md) for header
+// sessions too: the logout with the old token also deletes the row the
+// renewal moved, instead of answering "bye" while the session lives on.
 func TestHeaderLogoutWinsOverARenewalStillInFlight(t *testing.T) {
 	g := newGate()
 	var a *app
@@ -612,33 +619,17 @@ func TestLateLogoutBeforeIssueTokenReportsTheUnexpiredCookie(t *testing.T) {
 	assert.NotContains(t, errs, "cookie of a saved session", "no cookie session was saved")
 }
 
-// SECURITY.md: "A logout wins over a renewal still in flight: while the
-// request that renewed the ID runs, ... a logout with the old cookie
-// deletes the renewed row too". A web sign-in that saves and then mints an
-// API token (TestIssueTokenAfterASavedLoginKeepsTheBrowsersSession's route)
-// retires the old ID inside IssueToken (detach), while the request still
-// runs: a logout from another tab with the old cookie deletes nothing,
-// answers "bye", and the sign-in's response then sets the renewed cookie.
+// A logout wins over a renewal still in flight (SECURITY.md), also when
+// the renewing request is a web sign-in that saves and then mints an API
+// token: the cookie session's renewal ends with the request, not inside
+// IssueToken, so a logout from another tab with the old cookie deletes
+// the renewed row.
 func TestCookieLogoutWinsOverASavedLoginThatThenIssuesAToken(t *testing.T) {
 	g := newGate()
 	var a *app
 	a = newApp(t, func(r *gin.Engine) {
 		deviceRoutes(&a)(r)
-		r.GET("/slow-web-login-with-token", func(c *gin.Context) {
-			s := Default(c)
-			s.Login(c.Query("u"))
-			if err := s.Save(); err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			token, err := s.IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			g.Hold()
-			c.String(http.StatusOK, token)
-		})
+		r.GET("/slow-web-login-with-token", loginSaveAndIssueToken(g.Hold))
 	}, WithTokenHeader("Authorization"))
 	browser := a.client()
 	browser.get("/set?cart=tea")
@@ -662,12 +653,10 @@ func TestCookieLogoutWinsOverASavedLoginThatThenIssuesAToken(t *testing.T) {
 	}
 }
 
-// README: "a request already in flight on [a revoked session] cannot bring
-// it back: its save fails with ErrSessionInterrupted". A web page that
-// signs in again (Login, same user) and mints an API token skips detach's
-// liveness check, so the session DestroyUser revoked meanwhile (a password
-// change) comes back, values and all, as a header session. The same
-// request without IssueToken fails with ErrSessionInterrupted.
+// A request in flight on a session revoked meanwhile (DestroyUser after a
+// password change) cannot bring it back, with or without IssueToken, even
+// when it signs in again itself: it fails with ErrSessionInterrupted, and
+// no header session inherits the revoked one's values.
 func TestIssueTokenAfterLoginDoesNotReviveARevokedSession(t *testing.T) {
 	for _, issue := range []bool{false, true} {
 		t.Run(map[bool]string{false: "cookie", true: "IssueToken"}[issue], func(t *testing.T) {
