@@ -2,11 +2,11 @@ package ginsession
 
 import "fmt"
 
-// IssueToken makes this a header session and returns the token the client
-// must send back in WithTokenHeader's header ("Authorization: Bearer
-// <token>"), saving the session first. It is how an API client gets its
+// IssueToken saves this request's session as a header session and returns
+// the token the client must send back in WithTokenHeader's header
+// ("Authorization: Bearer <token>"). It is how an API client gets its
 // session: call it once, at login, after Login, and put the token in the
-// response body. The response sets no cookie.
+// response body. The response sets no cookie for it.
 //
 // A new session is created even when it holds nothing yet. On a request
 // that came with a cookie session, that session is left as it was, and what
