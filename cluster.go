@@ -17,6 +17,10 @@ import (
 // need no wait.
 const galeraSyncWait = 3
 
+// galeraSyncInsert is wsrep_sync_wait's bit for INSERT, added for the one
+// INSERT that reads a row (MintToken's).
+const galeraSyncInsert = 4
+
 // causalPrefix returns what goes before each statement that must see the
 // whole cluster's writes, or "" when the database needs nothing: a single
 // server, PostgreSQL or SQLite. It asks the server once, at start-up, so

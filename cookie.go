@@ -8,41 +8,33 @@ import (
 
 // writeHeaders tells the browser what the commit decided: a new cookie, an
 // expired one, or nothing; and, since the response depends on the session,
-// Vary: Cookie for caches.
+// Vary for caches. A header request never gets a cookie.
 func (s *Session) writeHeaders(h http.Header) {
+	if s.issued && h.Get("Cache-Control") == "" {
+		// The body holds a token: no cache may keep it for the next
+		// client, whose request looks the same.
+		h.Set("Cache-Control", "no-store")
+	}
 	if s.state == nil {
 		return // failed before its first use (a Set of a value that cannot be encoded)
 	}
 	if s.header {
-		// The client keeps its token itself (IssueToken): no cookie, but
-		// for the browser's own session when IssueToken left one behind
-		// that this response must still set or expire.
 		h.Add("Vary", s.store.tokenHeaderKey)
-		if s.issued && h.Get("Cache-Control") == "" {
-			// The body holds the token: no cache may keep it for the next
-			// client, whose request looks the same (no token yet).
-			h.Set("Cache-Control", "no-store")
-		}
 		s.cookie = cookieKeep
-		if s.leftCookie == "" {
-			return
-		}
+		return
 	}
 	h.Add("Vary", "Cookie")
-	line := s.leftCookie
-	if !s.header {
-		if s.cookie == cookieKeep {
-			return
-		}
-		line = s.setCookie()
+	s.writeCSRFCookie(h)
+	if s.cookie == cookieKeep {
+		return
 	}
 	// Vary: Cookie cannot tell two cookieless visitors apart, so a shared
 	// cache must not keep a response that hands one of them a session.
 	if h.Get("Cache-Control") == "" {
 		h.Set("Cache-Control", "private")
 	}
-	h.Add("Set-Cookie", line)
-	s.cookie, s.leftCookie = cookieKeep, ""
+	h.Add("Set-Cookie", s.setCookie())
+	s.cookie = cookieKeep
 }
 
 // setCookie is the Set-Cookie line for the cookie operation due.

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -43,12 +42,15 @@ func csrfSecret(token string) []byte {
 // attacker-chosen text next to it does not leak it (BREACH); all of them
 // stay valid until the session's ID changes.
 //
-// A new session is created for it (one INSERT, as for a first Set), since
-// the token belongs to a session; so call it before the response is
-// written: for a visitor without a session, after the headers went out, it
-// returns "" and fails the session with ErrCookieNotSent. After RenewID or Login in the same request
-// it is already the new ID's token. A header session has none: it returns
-// "", and CSRF does not check header requests.
+// A visitor without a session costs the table nothing: its secret comes
+// from a cookie of its own (the session cookie's name with "_csrf"), set by
+// the response that first needs it, so call CSRFToken before the response
+// is written (after the headers went out it returns "" and fails the
+// session with ErrCookieNotSent). Its tokens stay valid once the visitor's
+// session gets a row (a cart), until a sign-in: Login, like RenewID, gives
+// the session a new secret, and a page rendered by that request already
+// carries it. A header session has none: it returns "", and CSRF does not
+// check header requests.
 func (s *Session) CSRFToken() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -56,23 +58,24 @@ func (s *Session) CSRFToken() string {
 	if s.state == nil || s.err != nil || s.header {
 		return ""
 	}
-	base := s.token
-	if !s.exists || s.renew {
+	base := s.csrfBase()
+	if base == "" {
 		if !s.writable("CSRFToken") {
 			return ""
 		}
-		if !s.exists && !s.headersOpen() {
-			// The session it would belong to can no longer be created: a
-			// token now would be refused by every post.
-			s.fail(fmt.Errorf("%w: CSRFToken for a new session after the headers went out; call it before writing the response", ErrCookieNotSent))
-			return ""
-		}
-		if s.nextToken == "" {
+		if !s.exists && !s.dirty {
+			// A visitor: the secret comes from the anonymous cookie.
+			if !s.headersOpen() {
+				s.fail(fmt.Errorf("%w: CSRFToken for a new visitor after the headers went out; call it before writing the response", ErrCookieNotSent))
+				return ""
+			}
+			s.csrf.token, _ = newToken()
+			s.csrf.set = true
+			base = s.csrf.token
+		} else {
+			// The ID this request's save moves to, or inserts: drawn now.
 			s.nextToken, s.nextID = newToken()
-		}
-		base = s.nextToken
-		if !s.exists {
-			s.keep, s.dirty = true, true
+			base = s.nextToken
 		}
 	}
 	secret := csrfSecret(base)
@@ -84,14 +87,94 @@ func (s *Session) CSRFToken() string {
 	return base64.RawURLEncoding.EncodeToString(buf[:])
 }
 
+// csrfCookie is a visitor's anonymous CSRF cookie: the token its secret
+// derives from, and whether this response must set it.
+type csrfCookie struct {
+	token string
+	read  bool // the request's cookie was looked for
+	set   bool
+}
+
+// anonCSRF returns the token of the request's anonymous CSRF cookie, or
+// of the one this response sets; "" when none. The caller holds s.mu.
+func (s *Session) anonCSRF() string {
+	if !s.csrf.read {
+		s.csrf.read = true
+		if ck, err := s.req.Cookie(s.store.csrfCookieName()); err == nil {
+			if _, ok := parseToken(ck.Value); ok {
+				s.csrf.token = ck.Value
+			}
+		}
+	}
+	return s.csrf.token
+}
+
+// csrfBase is the token that the CSRF tokens this request hands out derive
+// from: the token the session's cookie names when the request ends, or for
+// a visitor without a session (nothing to insert) its anonymous cookie's;
+// "" when none is drawn yet. The caller holds s.mu.
+func (s *Session) csrfBase() string {
+	switch {
+	case s.exists && s.renew, !s.exists && s.dirty:
+		return s.nextToken
+	case s.exists:
+		return s.token
+	}
+	return s.anonCSRF()
+}
+
+// csrfAccepts reports whether token, unmasked, is a secret this request
+// accepts: the session's own, or, while the session is signed in by no one,
+// the anonymous cookie's, so that the forms a visitor loaded before its
+// first saved change still work after it. The caller holds s.mu.
+func (s *Session) csrfAccepts(secret []byte) bool {
+	if base := s.csrfBase(); base != "" && hmac.Equal(secret, csrfSecret(base)) {
+		return true
+	}
+	if s.userID != "" || s.renew {
+		return false // a sign-in (or a renewal) rotates the secret
+	}
+	anon := s.anonCSRF()
+	return anon != "" && hmac.Equal(secret, csrfSecret(anon))
+}
+
+// writeCSRFCookie sets a new visitor's anonymous CSRF cookie, or expires
+// it once the session is signed in.
+func (s *Session) writeCSRFCookie(h http.Header) {
+	switch {
+	case s.csrf.set:
+		ck := s.store.cookie(s.req.TLS != nil)
+		ck.Name, ck.Value = s.store.csrfCookieName(), s.csrf.token
+		h.Add("Set-Cookie", ck.String())
+		s.csrf.set = false
+	case s.csrf.token != "" && s.exists && s.userID != "":
+		ck := s.store.cookie(s.req.TLS != nil)
+		ck.Name, ck.MaxAge = s.store.csrfCookieName(), -1
+		h.Add("Set-Cookie", ck.String())
+		s.csrf.token = ""
+	}
+}
+
+// csrfCookieName is the name of a visitor's anonymous CSRF cookie.
+func (st *Store) csrfCookieName() string { return st.cfg.cookieName + "_csrf" }
+
+// hasCSRFSecret reports whether the request has a session or an anonymous
+// CSRF cookie, and so a CSRF secret.
+func (s *Session) hasCSRFSecret() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	return s.state != nil && (s.exists || s.anonCSRF() != "")
+}
+
 // ValidCSRFToken reports whether token is one of this session's CSRF
-// tokens (from CSRFToken). It is false when the request has no session, or
-// a header session.
+// tokens (from CSRFToken). It is false when the request has neither a
+// session nor an anonymous CSRF cookie, and for a header session.
 func (s *Session) ValidCSRFToken(token string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.load()
-	if s.state == nil || !s.exists || s.header || s.err != nil {
+	if s.state == nil || s.header || s.err != nil {
 		return false
 	}
 	var buf [2 * csrfSecretLen]byte
@@ -104,15 +187,7 @@ func (s *Session) ValidCSRFToken(token string) bool {
 	for i := range csrfSecretLen {
 		buf[csrfSecretLen+i] ^= buf[i]
 	}
-	base := s.token
-	if s.renew {
-		// The ID this request's save moves to, as CSRFToken hands out;
-		// none yet if CSRFToken did not draw it.
-		if base = s.nextToken; base == "" {
-			return false
-		}
-	}
-	return subtle.ConstantTimeCompare(buf[csrfSecretLen:], csrfSecret(base)) == 1
+	return s.csrfAccepts(buf[csrfSecretLen:])
 }
 
 // CSRF returns a middleware, to install after the session middleware, that
@@ -142,7 +217,7 @@ func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 			return
 		}
 		s := Default(c)
-		if _, header := s.headerToken(); header {
+		if s.IsHeader() {
 			c.Next()
 			return
 		}
@@ -157,7 +232,7 @@ func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 		switch {
 		case token == "":
 			refuseCSRF(c, "missing CSRF token: send it in the "+CSRFField+" form field or the "+CSRFHeader+" header")
-		case s.IsNew():
+		case !s.hasCSRFSecret():
 			if s.Err() != nil {
 				c.Abort() // the session's error handler answers
 				return

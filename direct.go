@@ -123,13 +123,13 @@ func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error
 	return s, nil
 }
 
-// IsHeader reports whether the session travels in WithTokenHeader's header
-// (an API client's, from IssueToken) rather than in the cookie. A request
-// finds a session only the way it was issued.
+// IsHeader reports whether the request is a header request: its session
+// travels in WithTokenHeader's header (an API client's, from IssueToken),
+// not in the cookie. It is fixed before the handlers run and costs no
+// query. A request finds a session only the way it was issued.
 func (s *Session) IsHeader() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.load()
 	return s.header
 }
 

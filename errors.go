@@ -62,6 +62,11 @@ var (
 	// or expired usually deserves a 401 from the application instead.
 	ErrTokenNotIssued = errors.New("ginsession: new session on a header request without IssueToken; not saved")
 
+	// ErrNotHeaderRequest means IssueToken was called on a cookie request:
+	// a browser's cookie session never becomes a header session. Put the
+	// route under Store.APIHandler, or use MintToken.
+	ErrNotHeaderRequest = errors.New("ginsession: not a header request")
+
 	// ErrCSRF means CSRF refused an unsafe request: no token, a token that
 	// does not match the session, no session, or a cross-site origin. The
 	// wrapping error says which; CSRF adds it to c.Errors.

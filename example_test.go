@@ -323,7 +323,10 @@ func ExampleSession_IssueToken() {
 	}
 	r := gin.New()
 	r.Use(store.Handler())
-	r.POST("/api/login", func(c *gin.Context) {
+	// Every request under /api is a header request: cookies are neither
+	// read nor set there, so an API login cannot touch a browser's session.
+	api := r.Group("/api", store.APIHandler())
+	api.POST("/login", func(c *gin.Context) {
 		// ...check the credentials...
 		s := ginsession.Default(c)
 		s.Login("42")
@@ -334,7 +337,7 @@ func ExampleSession_IssueToken() {
 		}
 		c.String(http.StatusOK, token)
 	})
-	r.GET("/api/me", func(c *gin.Context) { c.String(http.StatusOK, "user %s", ginsession.Default(c).UserID()) })
+	api.GET("/me", func(c *gin.Context) { c.String(http.StatusOK, "user %s", ginsession.Default(c).UserID()) })
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 

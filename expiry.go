@@ -10,6 +10,7 @@ const (
 	flagRemembered = 1 << iota // RememberMe(true)
 	flagBrowser                // RememberMe(false)
 	flagHeader                 // carried in a request header (IssueToken)
+	flagUnbound                // was bound to a user, then unbound (SetUserID(""))
 )
 
 // policy is how one session expires, as its row records it.
@@ -114,6 +115,7 @@ const (
 	partIdle                             // the session's own idle timeout
 	partDeadline                         // the session's own deadline
 	partHeader                           // carried in a header
+	partUnbound                          // bound once, unbound since
 )
 
 // apply returns theirs, the policy a concurrent save left, with the parts
@@ -126,6 +128,9 @@ func (parts policyParts) apply(mine, theirs policy) policy {
 	}
 	if parts&partHeader != 0 {
 		p.flags = p.flags&^flagHeader | mine.flags&flagHeader
+	}
+	if parts&partUnbound != 0 {
+		p.flags = p.flags&^flagUnbound | mine.flags&flagUnbound
 	}
 	if parts&partIdle != 0 {
 		p.idle = mine.idle

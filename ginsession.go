@@ -60,16 +60,46 @@ func FromContext(ctx context.Context) (*Session, bool) {
 	return s, ok
 }
 
-func (st *Store) handle(c *gin.Context) {
-	if st.installedAbove(c) {
+// APIHandler returns the middleware for the routes of API clients, which
+// carry their session in WithTokenHeader's header: on its routes every
+// request is a header request, whether or not it brings a token. Cookies
+// are never read there and never set, so nothing a handler does on them
+// (Login, IssueToken, Destroy) can reach a browser's cookie session, and a
+// form forged from another site finds no session to act on. Put the API's
+// login, which calls Login and IssueToken, under it:
+//
+//	r.Use(st.Handler())
+//	api := r.Group("/api", st.APIHandler())
+//
+// It can also stand alone, without Handler above it. Under Handler, it
+// must come before anything that uses the session, or it panics: the
+// request's kind is fixed before its handlers run. It panics at once when
+// the store has no WithTokenHeader.
+func (st *Store) APIHandler() gin.HandlerFunc {
+	if st.tokenHeaderKey == "" {
+		panic(`ginsession: APIHandler needs a store with WithTokenHeader("Authorization") (or another header name)`)
+	}
+	return func(c *gin.Context) { st.handle(c, true) }
+}
+
+// handle attaches a session to the request and saves it as the response
+// goes out. api marks an APIHandler route: a header request whatever it
+// carries.
+func (st *Store) handle(c *gin.Context, api bool) {
+	if outer := st.installedAbove(c); outer != nil {
 		// The same middleware runs twice (r.Use and a group's Use): one
 		// request has one session, or the inner one's cookie and row would
 		// split a new visitor in two.
+		if api {
+			outer.becomeHeader()
+		}
 		c.Next()
 		return
 	}
 	st.maybeCleanup()
 	s := &Session{store: st, c: c, req: c.Request, route: c.FullPath()}
+	_, carried := st.headerToken(c.Request)
+	s.header = api || carried
 	if h := c.Writer.Header(); len(h) > 0 {
 		s.baseHeader = h.Clone()
 	}
@@ -82,7 +112,9 @@ func (st *Store) handle(c *gin.Context) {
 	defer func() {
 		if !finished {
 			// A panic (or runtime.Goexit) is on its way out: save nothing and
-			// let gin.Recovery answer through Gin's own writer.
+			// let gin.Recovery answer through Gin's own writer. A renewal
+			// this request saved still ends with it.
+			s.endRenewal()
 			s.mu.Lock()
 			s.frozen, s.ended = true, true
 			s.mu.Unlock()
@@ -142,11 +174,8 @@ func (s *Session) commitLate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.commit(false)
-	if s.state != nil && s.header {
+	if s.header {
 		s.cookie = cookieKeep // a header session needs no cookie
-		if s.leftCookie != "" {
-			s.cookie, s.leftCookie = s.leftOp, "" // the browser's own session's was due
-		}
 	}
 	if err == nil {
 		switch s.cookie {
@@ -166,15 +195,33 @@ func (s *Session) commitLate() error {
 	return err
 }
 
-// installedAbove reports whether a session middleware for the same cookie
-// and table already attached a session to this request.
-func (st *Store) installedAbove(c *gin.Context) bool {
+// installedAbove returns the session that a session middleware for the
+// same cookie and table already attached to this request, or nil.
+func (st *Store) installedAbove(c *gin.Context) *Session {
 	var outer *Session
 	if w, ok := c.Writer.(*writer); ok {
 		outer = w.s
 	} else if s, ok := FromContext(c.Request.Context()); ok {
 		outer = s // another writer wraps ours
 	}
-	return outer != nil && (outer.store == st ||
-		outer.store.cfg.cookieName == st.cfg.cookieName && outer.store.cfg.tableName == st.cfg.tableName)
+	if outer != nil && (outer.store == st ||
+		outer.store.cfg.cookieName == st.cfg.cookieName && outer.store.cfg.tableName == st.cfg.tableName) {
+		return outer
+	}
+	return nil
+}
+
+// becomeHeader makes the session of a request that reached an APIHandler
+// route a header session. It panics if a handler before APIHandler already
+// used it as a cookie session: the kind is fixed before the handlers run.
+func (s *Session) becomeHeader() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.header {
+		return
+	}
+	if s.state != nil || s.err != nil {
+		panic("ginsession: the session was used before APIHandler: install APIHandler on the API group before any middleware that uses the session (CSRF, authentication)")
+	}
+	s.header = true
 }

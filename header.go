@@ -1,26 +1,28 @@
 package ginsession
 
-import "fmt"
+import (
+	"database/sql"
+	"fmt"
+)
 
-// IssueToken saves this request's session as a header session and returns
-// the token the client must send back in WithTokenHeader's header
-// ("Authorization: Bearer <token>"). It is how an API client gets its
-// session: call it once, at login, after Login, and put the token in the
-// response body. The response sets no cookie for it.
+// IssueToken saves this header request's session and returns the token the
+// client must send back in WithTokenHeader's header ("Authorization: Bearer
+// <token>"). It is how an API client gets its session: on a route under
+// Store.APIHandler, call Login, then IssueToken, and put the token in the
+// response body. The response sets no cookie and is marked Cache-Control:
+// no-store (unless the handler set a policy), since its body holds a secret.
 //
-// A new session is created even when it holds nothing yet. On a request
-// that came with a cookie session, that session is left as it was, and what
-// this request made of it (its values, the user Login bound) goes on in a
-// new header session: one session is never both, and a form forged from a
-// sibling site cannot turn the victim's cookie session into a header one,
-// nor sign it in. On a header session it returns the current token, which
-// changes when RenewID or Login renews it: hand the client the new one. The
-// response is marked Cache-Control: no-store (unless the handler set a
-// policy), since its body holds a secret. It returns the save's error, if
-// any, and panics if the store has no WithTokenHeader.
+// A new session is created even when it holds nothing yet. On a session
+// that already has a token it returns that token, which changes when
+// RenewID or Login renews it: hand the client the new one.
+//
+// On a cookie request it changes nothing and fails with ErrNotHeaderRequest:
+// a browser's cookie session never becomes a header session. To give a
+// signed-in browser user an API token, use MintToken. It returns the save's
+// error, if any, and panics if the store has no WithTokenHeader.
 func (s *Session) IssueToken() (string, error) {
 	if s.store.tokenHeaderKey == "" {
-		panic("ginsession: IssueToken needs a store with WithTokenHeader(\"Authorization\") (or another header name)")
+		panic(`ginsession: IssueToken needs a store with WithTokenHeader("Authorization") (or another header name)`)
 	}
 	defer s.flush()
 	s.mu.Lock()
@@ -29,14 +31,11 @@ func (s *Session) IssueToken() (string, error) {
 		return "", s.refusal("IssueToken")
 	}
 	if !s.header {
-		if err := s.detach(); err != nil {
-			return "", err
-		}
+		return "", fmt.Errorf("%w: IssueToken; put the route under Store.APIHandler, or use MintToken for a signed-in browser user", ErrNotHeaderRequest)
 	}
 	if !s.exists {
 		s.keep, s.dirty = true, true
 	}
-	s.header = true
 	err := s.commit(true)
 	if s.err != nil {
 		s.errReported = true // returned to the caller, who answers
@@ -48,54 +47,57 @@ func (s *Session) IssueToken() (string, error) {
 	return s.token, nil
 }
 
-// detach leaves the request's cookie session as the database holds it and
-// makes the session a new one, with the values and user the request left
-// it, for IssueToken to save as a header session. A cookie the browser's
-// session still needs is kept for the response. The caller holds s.mu.
-func (s *Session) detach() error {
-	if s.exists {
-		// The header session inherits the cookie session's values, and
-		// its user unless this request signed in: only while that session
-		// is still live (a logout or DestroyUser may have run).
-		if err := s.stillLive(); err != nil {
-			return err
-		}
+// MintToken creates an API token for the user this session is signed in as,
+// for a signed-in browser user who asks for one (a settings page's "new API
+// token" button), and returns it. The token names a new header session of
+// its own, with no values, that keeps this session's sign-in: its
+// SignedInAt, its deadline and the store's absolute lifetime (WithLifetime)
+// count from that sign-in, not from now.
+//
+// This session is not changed at all, whatever the request did before. It
+// fails with ErrNoUser when the session is not signed in, or signed in by
+// this very request and not saved yet (save first, or issue the token on an
+// APIHandler route), and with ErrSessionInterrupted when the sign-in was
+// revoked meanwhile: a revoked sign-in mints nothing. Call it behind CSRF,
+// as any change a browser asks for. It panics if the store has no
+// WithTokenHeader.
+func (s *Session) MintToken() (string, error) {
+	st := s.store
+	if st.tokenHeaderKey == "" {
+		panic(`ginsession: MintToken needs a store with WithTokenHeader("Authorization") (or another header name)`)
 	}
-	if s.cookie != cookieKeep {
-		s.leftCookie, s.leftOp = s.setCookie(), s.cookie
+	defer s.flush()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.writable("MintToken") {
+		return "", s.refusal("MintToken")
 	}
-	if s.renewed {
-		// The cookie session's renewal ends with the request, as any
-		// renewal does: until then a logout with the old cookie still wins.
-		s.renewedCookie, s.renewed = s.id, false
+	if !s.exists || s.userID == "" || s.userIDSet || s.renew {
+		return "", fmt.Errorf("%w: MintToken needs a saved sign-in", ErrNoUser)
 	}
-	s.exists, s.id, s.token, s.version = false, "", "", 0
-	s.renew, s.touch, s.seen = false, false, false
-	s.nextToken, s.nextID = "", "" // drawn for the cookie session's CSRF tokens
-	s.stored = 0                   // every flash is the new row's own
-	s.cookie = cookieKeep
-	return nil
-}
-
-// stillLive checks that the loaded session is still in the database and,
-// unless this request bound a user itself, still bound to the same user.
-// When it is not, the session fails with
-// ErrSessionInterrupted, as a save would. The caller holds s.mu.
-func (s *Session) stillLive() error {
 	ctx, cancel := s.writeContext()
 	defer cancel()
-	m, found, err := s.store.load(ctx, s.id, s.store.cfg.now().UTC())
+	now := st.cfg.now().UTC()
+	token, id := newToken()
+	data, err := st.encodeRecord(id, &record{})
 	if err != nil {
-		s.fail(fmt.Errorf("%w: %w", ErrLoad, err))
-		s.errReported = true // returned to the caller, who answers
-		return s.err
+		return "", err
 	}
-	if !found || !s.userIDSet && m.userID != s.userID {
-		s.emit(Event{Kind: EventInterrupted, Handle: s.id, UserID: s.userID})
-		s.reset()
-		s.fail(ErrSessionInterrupted)
-		s.errReported = true
-		return s.err
+	// The start and deadline are this session's as read; the row copies
+	// its own in the same statement, so the two agree unless a concurrent
+	// save changed them, and then the stored ones win at the next load.
+	expires := st.expiry(s.start, now, policy{flags: flagHeader, deadline: s.pol.deadline})
+	c := s.clientInfo()
+	seen := sql.NullTime{Time: now, Valid: true}
+	n, err := st.run.exec(ctx, sMintToken, id, data, expires, now, now, seen, c.userAgent, c.ip, s.id, s.userID, now)
+	if err != nil {
+		return "", fmt.Errorf("%w: mint a token: %w", ErrSave, err)
 	}
-	return nil
+	if n == 0 {
+		return "", fmt.Errorf("%w: the sign-in was revoked; no token minted", ErrSessionInterrupted)
+	}
+	s.emit(Event{Kind: EventCreated, Handle: id, UserID: s.userID})
+	s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
+	s.issued = true
+	return token, nil
 }

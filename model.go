@@ -42,6 +42,9 @@ type Model struct {
 	// the renewing request runs: a logout sent with the old cookie meanwhile
 	// must find the session under its new ID. Empty otherwise.
 	RenewedFrom string `gorm:"size:64;not null;default:'';index:,where:renewed_from <> ''"`
+	// RenewedAt is when RenewID moved the session from RenewedFrom; NULL
+	// when RenewedFrom is empty. The old ID's grace counts from it.
+	RenewedAt sql.NullTime
 	// SignedInAt is when the session was bound to its user (Login,
 	// SetUserID); NULL for an anonymous session. The store's absolute
 	// lifetime counts from it.
@@ -53,7 +56,8 @@ type Model struct {
 	Deadline sql.NullTime
 	// Flags records how the session travels and expires: 1 remembered
 	// (RememberMe(true)), 2 a browser session (RememberMe(false)), 4 carried
-	// in a request header rather than a cookie (Session.IssueToken).
+	// in a request header rather than a cookie (Session.IssueToken), 8
+	// bound to a user once and unbound since (a later Login starts clean).
 	Flags int `gorm:"not null;default:0"`
 }
 
@@ -80,6 +84,7 @@ type mysqlModel struct {
 	Version    int64        `gorm:"not null"`
 	// MySQL has no partial indexes: anonymous and renewed rows share one.
 	RenewedFrom string       `gorm:"type:char(64) CHARACTER SET ascii COLLATE ascii_bin;not null;default:'';index"`
+	RenewedAt   sql.NullTime `gorm:"precision:6"`
 	SignedInAt  sql.NullTime `gorm:"precision:6"`
 	IdleTimeout int64        `gorm:"not null;default:0"`
 	Deadline    sql.NullTime `gorm:"precision:6"`

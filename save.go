@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"database/sql"
+	"net/http"
 	"fmt"
 	"slices"
 	"strings"
@@ -66,16 +67,8 @@ func (s *Session) abortChain(c *gin.Context) {
 	}
 }
 
-// reset forgets everything about the session but what must still be done
-// for earlier IDs.
-func (s *Session) reset() {
-	s.exists, s.id, s.token, s.version, s.userID, s.touch, s.seen = false, "", "", 0, "", false, false
-	s.start, s.expires, s.pol = time.Time{}, time.Time{}, policy{}
-	s.values = nil
-	s.flashes, s.stored = nil, 0
-	s.resetChanges()
-}
-
+// resetChanges forgets this request's changes once they are saved (or
+// dropped).
 func (s *Session) resetChanges() {
 	s.cleared, s.renew, s.dirty, s.userIDSet, s.policySet, s.keep = false, false, false, false, 0, false
 	s.nextToken, s.nextID = "", ""
@@ -97,12 +90,13 @@ type candidates struct {
 // request to return a few.
 func (s *Session) cookieTokens() candidates {
 	var c candidates
-	if value, present := s.headerToken(); present {
-		// A header request: its cookies are not looked at, so that neither
-		// kind of token can stand in for the other.
-		s.header = true
-		if id, ok := parseToken(value); ok {
-			c.tokens[0], c.ids[0], c.n = value, id, 1
+	if s.header {
+		// Its cookies are not looked at, so that neither kind of token
+		// can stand in for the other.
+		if value, _ := s.store.headerToken(s.req); value != "" {
+			if id, ok := parseToken(value); ok {
+				c.tokens[0], c.ids[0], c.n = value, id, 1
+			}
 		}
 		return c
 	}
@@ -135,12 +129,12 @@ func (s *Session) cookieTokens() candidates {
 // (a second header) yields an empty token. Authorization counts only with
 // the Bearer scheme: a browser sends Basic credentials on its own, and its
 // cookie session must go on working behind them.
-func (s *Session) headerToken() (string, bool) {
-	key := s.store.tokenHeaderKey
+func (st *Store) headerToken(r *http.Request) (string, bool) {
+	key := st.tokenHeaderKey
 	if key == "" {
 		return "", false
 	}
-	values, present := s.req.Header[key]
+	values, present := r.Header[key]
 	if !present || len(values) != 1 {
 		return "", present
 	}
@@ -507,6 +501,7 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			UserAgent: c.userAgent, ClientIP: c.ip, Version: s.version + 1}
 		if renew {
 			m.RenewedFrom = s.id
+			m.RenewedAt = sql.NullTime{Time: now, Valid: true}
 		}
 		// The expiry moves only with a cookie that says so, or with a new
 		// policy or user (sign-in restarts the absolute lifetime); otherwise
@@ -519,8 +514,10 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			m.SignedInAt = sql.NullTime{Time: now, Valid: true}
 		case s.userIDSet:
 			// Unbound ("sign out, keep the cart"): the lifetime still counts
-			// from the last sign-in, which the next load must find.
+			// from the last sign-in, which the next load must find, and the
+			// row remembers that it was someone's (see Login).
 			m.SignedInAt = sql.NullTime{Time: start, Valid: !start.IsZero()}
+			s.pol.flags |= flagUnbound
 		}
 		move := s.touch && open || s.policySet != 0 || s.userIDSet
 		if move {
@@ -593,29 +590,17 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 // endRenewal, once the request is over, stops the ID the session was
 // renewed from from reaching it. Until then a logout sent with the old
 // cookie still destroys the renewed session: a logout wins over a renewal
-// in flight.
+// in flight. It runs however the request ends, a panic included.
 func (s *Session) endRenewal() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == nil {
+	if s.state == nil || !s.renewed || s.id == "" {
 		return
 	}
-	var ids []string
-	if s.renewed && s.id != "" {
-		ids = append(ids, s.id)
-	}
-	if s.renewedCookie != "" {
-		ids = append(ids, s.renewedCookie)
-	}
-	s.renewed, s.renewedCookie = false, ""
-	if len(ids) == 0 {
-		return
-	}
+	s.renewed = false
 	ctx, cancel := s.writeContext()
 	defer cancel()
-	for _, id := range ids {
-		if err := s.store.endRenewal(ctx, id); err != nil {
-			s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it expires on its own shortly", "error", err)
-		}
+	if err := s.store.endRenewal(ctx, s.id); err != nil {
+		s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it stops working on its own shortly", "error", err, "within", renewalGrace)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -30,12 +29,18 @@ type Session struct {
 	// restored under an error response; nil when they were empty.
 	baseHeader http.Header
 
+	// header is the request's kind, fixed before the handler chain runs:
+	// true for a header request (see lifecycle.go).
+	header bool
+
 	mu sync.Mutex
 	// state is made on first use, so that a request that never touches its
 	// session allocates little and leaves the collector little to scan.
 	*state
 	loaded      bool     // the row was looked up (or there was nothing to look up)
 	cookie      cookieOp // what the response must tell the browser
+	issued      bool     // the response's body holds a token (IssueToken, MintToken)
+	csrf        csrfCookie
 	err         error    // sticky: the session can neither be read nor saved
 	errReported bool
 	frozen      bool // the handler panicked: save nothing
@@ -44,57 +49,6 @@ type Session struct {
 	route       string
 	abort       atomic.Bool // failed: the chain is to stop
 	pending     []Event     // committed changes not yet told to WithEvents
-}
-
-// state is what a session knows once used.
-type state struct {
-	exists  bool   // a row for id is in the database
-	id      string // the row's ID, the token's hash; empty when none
-	token   string // the cookie value for id
-	version int64
-	start   time.Time // when the absolute lifetime began: sign-in, or creation
-	expires time.Time // the row's expiry, as the cookie knows it
-	pol     policy
-	header  bool // the request carries the session in WithTokenHeader's header
-	seen    bool // the last-seen time is stale enough to write
-	userID  string
-	values  map[string]rawValue
-	flashes []rawValue
-	stored  int // how many of flashes came from the database
-
-	// This request's own changes, kept apart so that they can be re-applied
-	// on top of a concurrent writer's save.
-	cleared   bool
-	sets      map[string]rawValue
-	deletes   map[string]struct{}
-	added     []rawValue
-	taken     []rawValue
-	userIDSet bool
-	policySet policyParts // what RememberMe, SetIdleTimeout, SetDeadline or IssueToken changed in pol
-	keep      bool        // save even an empty new session (CSRFToken, IssueToken)
-	// leftCookie is the Set-Cookie line that the browser's own session
-	// still needed (a save or Destroy earlier in the request) when
-	// IssueToken left it for a header session.
-	leftCookie string
-	leftOp     cookieOp // what leftCookie does: set or expire
-	// renewedCookie is the cookie session this request renewed before
-	// IssueToken left it: its renewal ends with the request too.
-	renewedCookie string
-	issued        bool // IssueToken put a token in this response's body
-	renew         bool
-	// nextToken and nextID are the token and ID that the next insert or
-	// renewal takes, drawn early when a CSRF token must be derived from
-	// them before the save.
-	nextToken, nextID string
-	dirty             bool
-	reseal            bool        // the row was sealed by an older key
-	touch             bool        // the expiry should move forward
-	destroyed         []destroyed // rows to delete
-	unreadable        string      // ID of a row whose data could not be decoded
-	renewed           bool        // an ID renewal was saved: end it with the request
-	// destroyedUser is the user of the session Destroy took, for its event.
-	destroyedUser string
-	lostTaken     []rawValue // flashes this request took that another took first
 }
 
 // destroyed is a row Destroy took: its ID, and the kind of request that

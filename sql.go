@@ -34,6 +34,7 @@ const (
 	sDeleteExpired
 	sEndRenewal
 	sDeleteOfKind
+	sMintToken
 	numStmts
 )
 
@@ -67,16 +68,18 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	q[sMoveExpiry] = "UPDATE " + table + " SET expires_at = ?, " + seen + " WHERE id = ? AND version = ? AND expires_at > ? AND expires_at < ?"
 	q[sSee] = "UPDATE " + table + " SET " + seen + " WHERE id = ? AND expires_at > ? AND (last_seen_at IS NULL OR last_seen_at < ?)"
 	// A session renewed by a request that is still running has moved to a
-	// new ID that the logout's cookie does not name: renewed_from finds it.
-	q[sDelete] = "DELETE FROM " + table + " WHERE id = ? OR (renewed_from = ? AND updated_at > ?)"
+	// new ID that the logout's cookie does not name: renewed_from finds it,
+	// for at most renewalGrace after the renewal itself (renewed_at: later
+	// saves do not move it).
+	q[sDelete] = "DELETE FROM " + table + " WHERE id = ? OR (renewed_from = ? AND renewed_at > ?)"
 	// A request's own Destroy deletes only a session of the kind it came
 	// in (cookie or header), as a read finds only that kind.
-	q[sDeleteOfKind] = "DELETE FROM " + table + " WHERE (id = ? OR (renewed_from = ? AND updated_at > ?)) AND (flags & " +
+	q[sDeleteOfKind] = "DELETE FROM " + table + " WHERE (id = ? OR (renewed_from = ? AND renewed_at > ?)) AND (flags & " +
 		strconv.Itoa(flagHeader) + ") = ?"
 	for cols := range 8 {
 		u := "UPDATE " + table + " SET data = ?, updated_at = ?, version = ?, last_seen_at = ?" + clientSet
 		if cols&updateID != 0 {
-			u += ", id = ?, renewed_from = ?"
+			u += ", id = ?, renewed_from = ?, renewed_at = ?"
 		}
 		if cols&updateUser != 0 {
 			u += ", user_id = ?, signed_in_at = ?"
@@ -99,7 +102,13 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		self = "SELECT 1 FROM (SELECT id FROM " + table + " WHERE id = ? AND user_id = ? AND expires_at > ?) AS me"
 	}
 	q[sDestroyOthers] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> '' AND id <> ? AND EXISTS (" + self + ")"
-	q[sEndRenewal] = "UPDATE " + table + " SET renewed_from = '' WHERE id = ?"
+	q[sEndRenewal] = "UPDATE " + table + " SET renewed_from = '', renewed_at = NULL WHERE id = ?"
+	// A token minted from a sign-in is a new header row that copies the
+	// sign-in (user, time, deadline) from the row in the same statement, so
+	// that a sign-in revoked a moment before mints nothing.
+	q[sMintToken] = "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags)" +
+		" SELECT ?, ?, user_id, ?, ?, ?, ?, ?, ?, 1, COALESCE(signed_in_at, created_at), 0, deadline, " + strconv.Itoa(flagHeader) +
+		" FROM " + table + " WHERE id = ? AND user_id = ? AND user_id <> '' AND expires_at > ?"
 	limit := strconv.Itoa(cleanupBatch)
 	if st.db.Dialector.Name() == "mysql" {
 		// MySQL refuses LIMIT inside an IN subquery but allows it on DELETE.
@@ -108,10 +117,13 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table + " WHERE expires_at <= ? LIMIT " + limit + ")"
 	}
 	for i := range q {
-		if stmtID(i) != sInsert { // a new random ID cannot be behind anything
+		if stmtID(i) != sInsert && stmtID(i) != sMintToken { // a new random ID cannot be behind anything
 			q[i] = causal + q[i]
 		}
 	}
+	// The INSERT of a minted token reads the row it copies, which must be
+	// the cluster's latest: Galera's wait for INSERTs too.
+	q[sMintToken] = strings.Replace(causal, strconv.Itoa(galeraSyncWait), strconv.Itoa(galeraSyncWait|galeraSyncInsert), 1) + q[sMintToken]
 	return q
 }
 
@@ -263,7 +275,7 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 	args = append(args, m.Data, m.UpdatedAt, m.Version, m.LastSeenAt)
 	args = st.withClient(args, clientInfo{m.UserAgent, m.ClientIP})
 	if cols&updateID != 0 {
-		args = append(args, m.ID, m.RenewedFrom)
+		args = append(args, m.ID, m.RenewedFrom, m.RenewedAt)
 	}
 	if cols&updateUser != 0 {
 		args = append(args, m.UserID, m.SignedInAt)
@@ -295,7 +307,7 @@ func (st *Store) see(ctx context.Context, id string, now, staleBefore time.Time,
 }
 
 // delete deletes the session id, and the one it was renewed into within
-// the last renewalGrace.
+// the last renewalGrace by a request that is still running.
 func (st *Store) delete(ctx context.Context, id string) (int64, error) {
 	return st.run.exec(ctx, sDelete, id, id, st.cfg.now().UTC().Add(-renewalGrace))
 }
@@ -317,7 +329,8 @@ func (st *Store) endRenewal(ctx context.Context, id string) error {
 }
 
 // renewalGrace bounds how long after a renewal the old ID can still destroy
-// the session should endRenewal never run (a crash, a failed write).
+// the session, should endRenewal never run (a crash, a failed write). It
+// counts from the renewal (renewed_at), which no later save moves.
 const renewalGrace = 2 * time.Minute
 
 // The statement IDs must leave room for their variants.

@@ -85,7 +85,7 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 }
 
 // Handler returns the middleware that attaches a session to each request.
-func (st *Store) Handler() gin.HandlerFunc { return st.handle }
+func (st *Store) Handler() gin.HandlerFunc { return func(c *gin.Context) { st.handle(c, false) } }
 
 // Cleanup deletes expired sessions in batches of a bounded size and returns
 // how many it deleted. It stops early, with the context's error, when ctx

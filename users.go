@@ -187,22 +187,35 @@ func (t *Tx) DestroyUser(ctx context.Context, userID string) (int64, error) {
 // A session signed in as another user keeps nothing of theirs: its values,
 // flashes and expiry choices (RememberMe, SetIdleTimeout, SetDeadline) are
 // dropped, as Django's login does, so that a flag the first user earned (a
-// second factor, a sudo mode) cannot carry over. An anonymous session's
-// values (a cart) are kept.
+// second factor, a sudo mode) cannot carry over. That holds too for a
+// session that was bound to a user and unbound since (SetUserID("")): it no
+// longer knows whose it was, so any sign-in starts it clean. An anonymous
+// session's values (a cart) are kept.
+//
+// An empty userID fails the request with ErrNoUser: use SetUserID("") to
+// unbind, or Destroy to sign out.
 func (s *Session) Login(userID string) {
+	if userID == "" {
+		s.mu.Lock()
+		if s.usable("Login") {
+			s.fail(fmt.Errorf("%w: Login(\"\"): call Destroy to sign out, or SetUserID(\"\") to unbind", ErrNoUser))
+		}
+		s.mu.Unlock()
+		return
+	}
 	s.RenewID()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.writable("Login") {
 		return
 	}
-	if s.userID != "" && s.userID != userID {
+	if s.userID != "" && s.userID != userID || s.pol.flags&flagUnbound != 0 {
 		// Marked as changes even when nothing seems to change, so that a
 		// retry drops what the first user's other tab saved meanwhile.
 		s.clearValues()
 		s.cleared = true
 		s.pol = policy{flags: s.pol.flags & flagHeader}
-		s.policySet |= partKind | partIdle | partDeadline
+		s.policySet |= partKind | partIdle | partDeadline | partUnbound
 	}
 	s.userID = userID
 	s.userIDSet = true

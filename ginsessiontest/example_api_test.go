@@ -21,7 +21,8 @@ import (
 func newAPIRouter(st *ginsession.Store) *gin.Engine {
 	r := gin.New()
 	r.Use(st.Handler())
-	r.POST("/api/login", func(c *gin.Context) {
+	api := r.Group("/api", st.APIHandler()) // header sessions only
+	api.POST("/login", func(c *gin.Context) {
 		s := ginsession.Default(c)
 		s.Login(c.PostForm("user")) // a real API checks a password first
 		token, err := s.IssueToken()
@@ -31,7 +32,7 @@ func newAPIRouter(st *ginsession.Store) *gin.Engine {
 		}
 		c.String(http.StatusOK, token)
 	})
-	r.GET("/api/me", func(c *gin.Context) {
+	api.GET("/me", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"user": ginsession.Default(c).UserID()})
 	})
 	return r

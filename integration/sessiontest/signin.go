@@ -56,7 +56,10 @@ func signInRoutes(a **app) func(r *gin.Engine) {
 			ginsession.Default(c).Set("cart", c.PostForm("item"))
 			c.String(http.StatusOK, "added")
 		})
-		r.POST("/api/login", func(c *gin.Context) {
+		// The app's store is made after its routes: APIHandler is asked
+		// for on each request.
+		apiOnly := func(c *gin.Context) { (*a).store.APIHandler()(c) }
+		r.Group("/api", apiOnly).POST("/login", func(c *gin.Context) {
 			s := ginsession.Default(c)
 			s.Login(c.PostForm("u"))
 			token, err := s.IssueToken()
