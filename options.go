@@ -40,7 +40,7 @@ type config struct {
 	cookieName      string
 	cookiePath      string
 	cookieDomain    string
-	secure          *bool // nil: Secure when the request came over TLS
+	secure          *bool // nil: Secure when the browser used HTTPS (requestHTTPS)
 	sameSite        http.SameSite
 	sameSiteSet     bool
 	partitioned     bool
@@ -234,9 +234,12 @@ func WithCookiePath(path string) Option { return func(c *config) { c.cookiePath 
 // cookie goes only to the host that set it.
 func WithCookieDomain(domain string) Option { return func(c *config) { c.cookieDomain = domain } }
 
-// WithSecure forces the cookie's Secure attribute on or off. By default it is
-// on when the request came over TLS; behind a proxy that terminates TLS, set
-// WithSecure(true).
+// WithSecure forces the cookie's Secure attribute on or off, whatever the
+// request. By default it is on when the request came over TLS, or when a
+// proxy that the Gin engine trusts (SetTrustedProxies with
+// ForwardedByClientIP on, as c.ClientIP trusts it, or its TrustedPlatform)
+// says https in X-Forwarded-Proto or Forwarded; these headers from any
+// other sender are ignored.
 func WithSecure(secure bool) Option { return func(c *config) { c.secure = &secure } }
 
 // WithSameSite sets the cookie's SameSite attribute. Default
