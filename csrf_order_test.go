@@ -37,7 +37,6 @@ type uploadSeen struct {
 	readBeforeHandler, tempBeforeHandler int64
 	read, temp                           int64
 	status                               int
-	body                                 string // what the handler found in the form
 }
 
 // uploadApp is an app behind CSRF whose /upload handler reports what it

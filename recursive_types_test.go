@@ -50,7 +50,10 @@ func TestTypedReadOfASelfReferentialTypeAnswersWithoutCrashing(t *testing.T) {
 		want  string
 	}{
 		{"embeds itself, a field of its own", map[string]string{"name": "root"},
-			func(s *Session) string { v, ok := Get[treeNode](s, "v"); return fmt.Sprint(ok, " ", v.Name) }, "true root"},
+			func(s *Session) string {
+				v, ok := Get[treeNode](s, "v")
+				return fmt.Sprint(ok, " ", v.Name, " ", v.treeNode == nil)
+			}, "true root true"},
 		{"embeds itself, none of its fields", map[string]string{"other": "x"},
 			func(s *Session) string { _, ok := Get[treeNode](s, "v"); return fmt.Sprint(ok) }, "false"},
 		{"holds a pointer to itself", map[string]any{"Next": map[string]int{"Value": 2}, "Value": 1},
@@ -66,7 +69,10 @@ func TestTypedReadOfASelfReferentialTypeAnswersWithoutCrashing(t *testing.T) {
 		{"two types embedding each other, no field of either", map[string]string{"Pong": "p"},
 			func(s *Session) string { _, ok := Get[PingNode](s, "v"); return fmt.Sprint(ok) }, "false"},
 		{"embedded by value, pointing back", map[string]int{"depth": 3},
-			func(s *Session) string { v, ok := Get[outerByValue](s, "v"); return fmt.Sprint(ok, " ", v.Depth) }, "true 3"},
+			func(s *Session) string {
+				v, ok := Get[outerByValue](s, "v")
+				return fmt.Sprint(ok, " ", v.Depth, " ", v.outerByValue == nil)
+			}, "true 3 true"},
 		{"embedded by value, pointing back, no field", map[string]int{"width": 3},
 			func(s *Session) string { _, ok := Get[outerByValue](s, "v"); return fmt.Sprint(ok) }, "false"},
 	}
