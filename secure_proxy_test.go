@@ -1,6 +1,7 @@
 package ginsession
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,7 +13,8 @@ import (
 
 // Behind a proxy that terminates TLS the browser speaks HTTPS, the app
 // plain HTTP: the cookie must be Secure when a proxy the engine trusts
-// says so, and a header from anyone else must change nothing.
+// says so, and a header from anyone else must change nothing. Without a
+// proxy, TLS decides; WithSecure overrides both.
 func TestCookieIsSecureWhenATrustedProxySaysHTTPS(t *testing.T) {
 	trustLoopback := func(r *gin.Engine) error { return r.SetTrustedProxies([]string{"127.0.0.1", "::1"}) }
 	cases := []struct {
@@ -57,6 +59,9 @@ func TestCookieIsSecureWhenATrustedProxySaysHTTPS(t *testing.T) {
 		}, false, http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-For": {"203.0.113.7"}}, nil, false},
 		{"TLS, whatever a proxy says", trustLoopback, true,
 			http.Header{"X-Forwarded-Proto": {"http"}}, nil, true},
+		{"plain HTTP", trustLoopback, false, nil, nil, false},
+		{"TLS, WithSecure(false)", trustLoopback, true, nil, []Option{WithSecure(false)}, false},
+		{"plain HTTP, WithSecure(true)", trustLoopback, false, nil, []Option{WithSecure(true)}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,10 +80,12 @@ func TestCookieIsSecureWhenATrustedProxySaysHTTPS(t *testing.T) {
 			}
 			defer srv.Close()
 
+			header := http.Header{}
+			maps.Copy(header, tc.header)
 			for _, path := range []string{"/set?k=v", "/destroy"} { // a new cookie, then an expired one
 				req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 				require.NoError(t, err)
-				req.Header = tc.header.Clone()
+				req.Header = header.Clone()
 				resp, err := srv.Client().Do(req)
 				require.NoError(t, err)
 				resp.Body.Close()
@@ -86,10 +93,7 @@ func TestCookieIsSecureWhenATrustedProxySaysHTTPS(t *testing.T) {
 				require.NotNil(t, ck, path)
 				assert.Equal(t, tc.secure, ck.Secure, "%s: %s", path, resp.Header.Get("Set-Cookie"))
 				// The next request carries the cookie, as the browser would.
-				if path == "/set?k=v" {
-					tc.header = tc.header.Clone()
-					tc.header.Set("Cookie", ck.Name+"="+ck.Value)
-				}
+				header.Set("Cookie", ck.Name+"="+ck.Value)
 			}
 		})
 	}
