@@ -266,7 +266,7 @@ func TestCrossNodeReads(t *testing.T) {
 // and checks the history against the contract (sessiontest's model.go).
 // GINSESSION_LINEARIZE_FOR sets how long each database's run records.
 func TestLinearizability(t *testing.T) {
-	d := 15 * time.Second
+	d := 18 * time.Second
 	if testing.Short() {
 		d = 3 * time.Second
 	}
