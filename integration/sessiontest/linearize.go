@@ -598,24 +598,71 @@ func (l *linRun) mint(id int, c *linClient) {
 	c.mu.Unlock()
 }
 
-// admin signs a random user out everywhere now and then, as after a
-// password change.
+// admin revokes sessions now and then, on a random instance: a user
+// signed out everywhere (after a password change), a device signed out from
+// the devices page with the handle of a token one of the user's clients
+// holds, and a cleanup of expired rows.
 func (l *linRun) admin(id int, deadline time.Time) {
 	for time.Now().Before(deadline) {
-		time.Sleep(time.Duration(150+rand.IntN(300)) * time.Millisecond)
+		time.Sleep(time.Duration(100+rand.IntN(200)) * time.Millisecond)
 		l.gate.RLock()
-		u := rand.IntN(linUsers)
-		a := l.apps[rand.IntN(len(l.apps))]
-		l.calls.Add(1)
+		l.revoke(id)
+		l.gate.RUnlock()
+	}
+}
+
+func (l *linRun) revoke(id int) {
+	ctx := context.Background()
+	u := rand.IntN(linUsers)
+	a := l.apps[rand.IntN(len(l.apps))]
+	l.calls.Add(1)
+	switch choice := rand.IntN(10); {
+	case choice < 4:
 		call := l.now()
-		n, err := a.store.DestroyUser(context.Background(), userName(u))
+		n, err := a.store.DestroyUser(ctx, userName(u))
 		ret := l.now()
 		if err != nil {
 			l.failf("DestroyUser: %v", err)
-		} else {
-			l.record(id, opInput{act: actDestroyUser, user: u}, opOutput{n: n}, call, ret, "DestroyUser")
+			return
 		}
-		l.gate.RUnlock()
+		l.record(id, opInput{act: actDestroyUser, user: u}, opOutput{n: n}, call, ret, "DestroyUser")
+	case choice < 8:
+		var mine []*linClient
+		for _, c := range l.clients {
+			if c.user == u {
+				mine = append(mine, c)
+			}
+		}
+		token, _, _ := mine[rand.IntN(len(mine))].state()
+		if token == "" {
+			return
+		}
+		tokenID, _ := l.intern(token)
+		call := l.now()
+		ok, err := a.store.DestroyUserSession(ctx, userName(u), handleOf(token))
+		ret := l.now()
+		if err != nil {
+			l.failf("DestroyUserSession: %v", err)
+			return
+		}
+		var n int64
+		if ok {
+			n = 1
+		}
+		l.record(id, opInput{act: actSignOutDevice, user: u, token: tokenID}, opOutput{n: n}, call, ret, "DestroyUserSession")
+	default:
+		// Cleanup deletes every user's expired rows: one operation in
+		// each user's history, over the same interval.
+		call := l.now()
+		_, err := a.store.Cleanup(ctx)
+		ret := l.now()
+		if err != nil {
+			l.failf("Cleanup: %v", err)
+			return
+		}
+		for u := range linUsers {
+			l.record(id, opInput{act: actCleanup, user: u}, opOutput{}, call, ret, "Cleanup")
+		}
 	}
 }
 
@@ -782,7 +829,15 @@ func checkLinearizable(t *testing.T, ops []porcupine.Operation) {
 		}
 		user := part[0].Input.(opInput).user
 		t.Errorf("the history of %s (%d operations) is not linearizable against the contract in model.go: %s", userName(user), len(part), r)
-		t.Log(explain(model, part, info))
+		text, stuck := explain(model, part, info)
+		t.Log(text)
+		started := 0
+		for _, op := range ops {
+			if op.Call <= stuck {
+				started++
+			}
+		}
+		t.Logf("the checker got stuck %.0fms into the run, when %d of its %d operations had started", float64(stuck)/1e6, started, len(ops))
 		dir := os.Getenv("GINSESSION_ARTIFACTS")
 		if dir == "" {
 			dir, _ = os.MkdirTemp("", "ginsession-linearizability-")
@@ -804,7 +859,8 @@ func checkLinearizable(t *testing.T, ops []porcupine.Operation) {
 // explain tells, in text, how far the checker got with a failing
 // partition: the longest order it found that explains a prefix of the
 // history, the table it leads to, and the operations it could not place.
-func explain(model porcupine.Model, part []porcupine.Operation, info porcupine.LinearizationInfo) string {
+// stuck is when the first operation it could not place started.
+func explain(model porcupine.Model, part []porcupine.Operation, info porcupine.LinearizationInfo) (text string, stuck int64) {
 	var longest []porcupine.Operation
 	for _, partition := range info.PartialLinearizationsOperations() {
 		for _, lin := range partition {
@@ -833,7 +889,10 @@ func explain(model porcupine.Model, part []porcupine.Operation, info porcupine.L
 	for _, op := range rest[:min(30, len(rest))] {
 		b.WriteString("  " + describeOp(op) + "\n")
 	}
-	return b.String()
+	if len(rest) > 0 {
+		stuck = rest[0].Call
+	}
+	return b.String(), stuck
 }
 
 func describeOp(op porcupine.Operation) string {

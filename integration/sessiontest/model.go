@@ -94,6 +94,10 @@ import (
 //     kinds, at once; n as for DestroyOthers.
 //   - Store.DestroySession(handle): ends the session whose current or
 //     retiring token the handle names, of either kind.
+//   - Store.DestroyUserSession(user, handle): the same for a session of
+//     that user, and reports whether there was one; a handle of another
+//     user's or an anonymous session ends nothing and reports false.
+//   - Store.Cleanup: deletes rows of ended sessions, never a live one.
 //   - Store.NewSession(Seed{Header: true, UserID: user}): a new signed-in
 //     header session under a fresh token.
 //
@@ -140,11 +144,14 @@ const (
 	actDestroyUser
 	actRevoke
 	actMint
+	actSignOutDevice
+	actCleanup
 )
 
 var actNames = [...]string{actLoad: "load", actSet: "set", actAddFlash: "add flash", actTakeFlashes: "take flashes",
 	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "destroy others",
-	actRetire: "retire", actDestroyUser: "DestroyUser", actRevoke: "DestroySession", actMint: "NewSession"}
+	actRetire: "retire", actDestroyUser: "DestroyUser", actRevoke: "DestroySession", actMint: "NewSession",
+	actSignOutDevice: "DestroyUserSession", actCleanup: "Cleanup"}
 
 func (a act) String() string { return actNames[a] }
 
@@ -197,7 +204,7 @@ type opOutput struct {
 	// token is a token the response handed out that the request did not
 	// carry (interned): a new or renewed session's. 0 for none.
 	token int
-	n     int64 // actDestroyOthers, actDestroyUser
+	n     int64 // actDestroyOthers, actDestroyUser; actSignOutDevice: 1 if it reported true
 }
 
 // userName is the user ID of partition u.
@@ -463,6 +470,20 @@ func (s table) step(in opInput, out opOutput) (bool, table) {
 		}
 		return true, s.without(func(r row) bool { return r.signed })
 
+	case actSignOutDevice:
+		mine := func(r row) bool { return r.signed && (r.token == in.token || r.retiring == in.token) }
+		var found int64
+		if slices.ContainsFunc(s.rows, mine) {
+			found = 1
+		}
+		if out.outcome != outOK || out.n != found {
+			return false, s
+		}
+		return true, s.without(mine)
+
+	case actCleanup:
+		return out.outcome == outOK, s.without(func(r row) bool { return r.ended })
+
 	case actMint:
 		if out.outcome != outOK || !s.fresh(out.token) {
 			return false, s
@@ -620,8 +641,10 @@ func describe(in opInput, out opOutput) string {
 	switch in.act {
 	case actDestroyUser, actMint:
 		fmt.Fprintf(&b, "%s(%s)", in.act, userName(in.user))
-	case actRevoke:
-		fmt.Fprintf(&b, "%s(t%d)", in.act, in.token)
+	case actRevoke, actSignOutDevice:
+		fmt.Fprintf(&b, "%s(%s)", in.act, tokenName(in.token))
+	case actCleanup:
+		fmt.Fprintf(&b, "%s", in.act)
 	default:
 		fmt.Fprintf(&b, "#%d %s %s %s", in.req, kind, in.act, tokenName(in.token))
 	}
@@ -653,7 +676,7 @@ func describe(in opInput, out opOutput) string {
 	if out.token != 0 {
 		fmt.Fprintf(&b, " new token %s", tokenName(out.token))
 	}
-	if in.act == actDestroyOthers || in.act == actDestroyUser {
+	if in.act == actDestroyOthers || in.act == actDestroyUser || in.act == actSignOutDevice {
 		fmt.Fprintf(&b, " n=%d", out.n)
 	}
 	return b.String()

@@ -202,3 +202,37 @@ func TestContractEndsASessionWhoseDeadlinePassed(t *testing.T) {
 	h.add(2, 6, 7, opInput{act: actDestroyUser}, opOutput{n: 1})
 	assert.True(t, h.linearizable(), "its row is still there for DestroyUser to count")
 }
+
+func TestContractLetsADeviceSignOutWinOverARenewalInFlight(t *testing.T) {
+	h := signedIn()
+	renewal(h)
+	h.add(2, 15, 16, opInput{act: actSignOutDevice, token: 1}, opOutput{n: 1})
+	in, out := loadOf(2, true, kv{0, 1})
+	h.add(1, 31, 32, in, out)
+	assert.False(t, h.linearizable(), "the device signed out with its listed handle is still signed in")
+
+	h = signedIn()
+	renewal(h)
+	h.add(2, 15, 16, opInput{act: actSignOutDevice, token: 1}, opOutput{})
+	assert.False(t, h.linearizable(), "DestroyUserSession said the listed session was not the user's")
+
+	h = signedIn()
+	h.add(2, 4, 5, opInput{act: actLoad, token: 7}, opOutput{})
+	h.add(2, 6, 7, opInput{act: actSignOutDevice, token: 7}, opOutput{})
+	assert.True(t, h.linearizable(), "a handle of no session of the user ends nothing and says so")
+}
+
+func TestContractLetsCleanupDeleteOnlyEndedSessions(t *testing.T) {
+	h := signedIn()
+	h.add(3, 4, 5, opInput{act: actMint}, opOutput{token: 2})
+	h.add(3, 6, 7, opInput{act: actExpire, req: 3, token: 2, header: true, found: true, signed: true}, opOutput{})
+	h.add(4, 8, 9, opInput{act: actCleanup}, opOutput{})
+	h.add(4, 10, 11, opInput{act: actDestroyUser}, opOutput{n: 1})
+	assert.True(t, h.linearizable(), "the ended row is gone, the live one counted")
+
+	h = signedIn()
+	h.add(4, 8, 9, opInput{act: actCleanup}, opOutput{})
+	in, out := loadOf(1, true)
+	h.add(1, 10, 11, in, out)
+	assert.False(t, h.linearizable(), "cleanup took a live session's values")
+}
