@@ -1,11 +1,16 @@
 package ginsession
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -191,20 +196,33 @@ func (s *Session) ValidCSRFToken(token string) bool {
 }
 
 // CSRF returns a middleware, to install after the session middleware, that
-// refuses unsafe requests (any method but GET, HEAD, OPTIONS and TRACE)
-// forged by another site. Such a request must carry one of its session's
-// CSRF tokens (CSRFToken) in the CSRFHeader header or the CSRFField form
-// field, and must not come from another origin: an Origin header must name
-// the request's own host, and Sec-Fetch-Site must not be "cross-site",
-// where the browser sends them. A request whose Origin is one of
-// trustedOrigins (written as "https://app.example.com") passes both
+// refuses unsafe requests forged by another site. GET, HEAD and OPTIONS pass
+// at no cost; every other method is checked, TRACE and methods of an
+// application's own included: RFC 9110 calls TRACE safe, but a handler
+// registered with r.Any runs for it too, and a state change behind r.Any
+// must not be reachable unchecked. Such a request must carry one of its
+// session's CSRF tokens (CSRFToken) in the CSRFHeader header or the
+// CSRFField form field, and must not come from another origin: an Origin
+// header must name the request's own host, and Sec-Fetch-Site must not be
+// "cross-site", where the browser sends them. A request whose Origin is one
+// of trustedOrigins (written as "https://app.example.com") passes both
 // checks, even from another site. A request without a session is refused
 // too, which stops login forgery. A refusal answers 403 Forbidden with the
 // reason as text, and adds an error wrapping ErrCSRF to c.Errors.
 //
-// Safe methods pass at no cost, as do header requests (WithTokenHeader),
-// which a browser never sends on its own. Keep safe methods safe: a GET
-// that changes state is not protected.
+// The checks run cheapest first, so that a forged request costs little:
+// the method, then whether it is a header request (WithTokenHeader), which
+// a browser never sends on its own and which passes, then the origin, then
+// whether the request has a well-formed session cookie at all, then the
+// header token; only then the body, and only a URL-encoded or multipart
+// form's: CSRF reads at most its first 1 MiB, in memory and never into
+// temporary files, to find the field, and puts what it read back in front
+// of the body, so the handler reads the whole body with its own limits. In
+// a multipart form, put the field before any file input (browsers send
+// fields in the page's order), or send the header. The session is loaded
+// last.
+//
+// Keep safe methods safe: a GET that changes state is not protected.
 func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 	trusted := make([]string, len(trustedOrigins))
 	for i, o := range trustedOrigins {
@@ -212,7 +230,7 @@ func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 	}
 	return func(c *gin.Context) {
 		switch c.Request.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			c.Next()
 			return
 		}
@@ -225,9 +243,17 @@ func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 			refuseCSRF(c, reason)
 			return
 		}
+		if !hasSessionCookie(c.Request, s.store.cfg.cookieName) {
+			refuseCSRF(c, csrfNoSession)
+			return
+		}
 		token := c.GetHeader(CSRFHeader)
 		if token == "" {
-			token = c.PostForm(CSRFField)
+			var err error
+			if token, err = formToken(c.Request); err != nil {
+				refuseCSRF(c, err.Error())
+				return
+			}
 		}
 		switch {
 		case token == "":
@@ -237,11 +263,114 @@ func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 				c.Abort() // the session's error handler answers
 				return
 			}
-			refuseCSRF(c, "no session: load the form again (are cookies blocked?)")
+			refuseCSRF(c, csrfNoSession)
 		case !s.ValidCSRFToken(token):
 			refuseCSRF(c, "CSRF token does not belong to this session: load the form again")
 		default:
 			c.Next()
+		}
+	}
+}
+
+const csrfNoSession = "no session: load the form again (are cookies blocked?)"
+
+// csrfFormLimit is how many bytes of a form body CSRF reads, at most, to
+// find the CSRFField field: enough for any form's fields, not for the files
+// an upload may put before them.
+const csrfFormLimit = 1 << 20
+
+// errFormTooLong is why a form whose token field CSRF could not reach is
+// refused.
+var errFormTooLong = fmt.Errorf("no %s field within the first %d bytes of the form: put it before any file input, or send the %s header",
+	CSRFField, csrfFormLimit, CSRFHeader)
+
+// hasSessionCookie reports whether r carries a well-formed cookie of the
+// session's name, without a query: a request without one has no session to
+// forge a request of, and is refused before its body is read.
+func hasSessionCookie(r *http.Request, name string) bool {
+	for _, ck := range r.CookiesNamed(name) {
+		if _, ok := parseToken(ck.Value); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// formToken returns the CSRFField of r's URL-encoded or multipart body, ""
+// for any other body or one without the field. It reads no more than
+// csrfFormLimit bytes, stopping at the field, and puts them back in front of
+// the rest of the body for the handler. It fails only when the body goes on
+// past the limit without the field.
+func formToken(r *http.Request) (string, error) {
+	if r.PostForm != nil { // an earlier middleware parsed the form
+		return r.PostForm.Get(CSRFField), nil
+	}
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	form := mediaType == "application/x-www-form-urlencoded" || mediaType == "multipart/form-data"
+	if err != nil || !form || r.Body == nil || r.Body == http.NoBody {
+		return "", nil
+	}
+	var read bytes.Buffer
+	orig := r.Body
+	defer func() { r.Body = replayedBody{io.MultiReader(&read, orig), orig} }()
+	// One byte past the limit tells a body that ends there from a longer one.
+	body := io.TeeReader(io.LimitReader(orig, csrfFormLimit+1), &read)
+	cut := func() bool { return read.Len() > csrfFormLimit }
+	var token string
+	var found bool
+	if mediaType == "multipart/form-data" {
+		token, found = multipartField(multipart.NewReader(body, params["boundary"]), CSRFField)
+	} else {
+		token, found = urlencodedField(bufio.NewReader(body), CSRFField, cut)
+	}
+	if !found && cut() {
+		return "", errFormTooLong
+	}
+	return token, nil
+}
+
+// replayedBody is a request body whose first bytes were read already and
+// are served again.
+type replayedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// urlencodedField returns the first value of the field name in r, a
+// URL-encoded form, read pair by pair and decoded as url.ParseQuery would.
+// cut reports whether the end of r is the limit rather than the body's.
+func urlencodedField(r *bufio.Reader, name string, cut func() bool) (string, bool) {
+	for {
+		pair, err := r.ReadString('&')
+		if err != nil && err != io.EOF {
+			return "", false
+		}
+		key, value, _ := strings.Cut(strings.TrimSuffix(pair, "&"), "=")
+		if !strings.Contains(key, ";") {
+			k, kerr := url.QueryUnescape(key)
+			v, verr := url.QueryUnescape(value)
+			if kerr == nil && verr == nil && k == name {
+				// The last pair read may be one the limit cut short.
+				return v, err == nil || !cut()
+			}
+		}
+		if err == io.EOF {
+			return "", false
+		}
+	}
+}
+
+// multipartField returns the value of the first part of r, a multipart
+// form, that is the field name and not a file.
+func multipartField(r *multipart.Reader, name string) (string, bool) {
+	for {
+		p, err := r.NextPart()
+		if err != nil {
+			return "", false
+		}
+		if p.FormName() == name && p.FileName() == "" {
+			v, err := io.ReadAll(p)
+			return string(v), err == nil
 		}
 	}
 }

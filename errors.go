@@ -1,6 +1,12 @@
 package ginsession
 
-import "errors"
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
 
 // Errors a handler can meet through the error handler, through Save, or in
 // c.Errors. Each is wrapped with context; test for them with errors.Is.
@@ -58,8 +64,12 @@ var (
 
 	// ErrTokenNotIssued means a header request (WithTokenHeader) created a
 	// new session without calling IssueToken, so no client could ever
-	// present it: nothing was saved. A header request whose token is unknown
-	// or expired usually deserves a 401 from the application instead.
+	// present it: nothing was saved. Its usual cause is a client whose
+	// token is unknown or expired writing to its session, so the default
+	// error handler answers 401 Unauthorized with WWW-Authenticate: Bearer
+	// error="invalid_token" (RFC 6750), which tells the client to sign in
+	// again; a route that should have called IssueToken gets the same
+	// answer, and the log line.
 	ErrTokenNotIssued = errors.New("ginsession: new session on a header request without IssueToken; not saved")
 
 	// ErrNotHeaderRequest means IssueToken was called on a cookie request:
@@ -80,3 +90,30 @@ var (
 	// a negative idle timeout.
 	ErrInvalidExpiry = errors.New("ginsession: invalid session expiry")
 )
+
+// defaultErrorHandler is WithErrorHandler's default: it logs err and
+// answers with the status that fits it.
+func defaultErrorHandler(logger *slog.Logger) func(*gin.Context, error) {
+	return func(c *gin.Context, err error) {
+		status := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, ErrSessionInterrupted):
+			status = http.StatusConflict
+		case errors.Is(err, ErrConflict):
+			// Contention passes: the client may simply try again.
+			status = http.StatusServiceUnavailable
+			c.Header("Retry-After", "1")
+		case errors.Is(err, ErrTokenNotIssued):
+			// The client's token names no live session: its fault, and
+			// fixed by signing in again, not by retrying. A 401 must say
+			// how to authenticate; a header session is a bearer token
+			// whatever header carries it.
+			status = http.StatusUnauthorized
+			c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
+		logger.ErrorContext(c.Request.Context(), "session error",
+			"error", err, "method", c.Request.Method, "path", c.Request.URL.Path, "status", status)
+		c.String(status, http.StatusText(status))
+		c.Abort()
+	}
+}

@@ -40,7 +40,7 @@ type config struct {
 	cookieName      string
 	cookiePath      string
 	cookieDomain    string
-	secure          *bool // nil: Secure when the request came over TLS
+	secure          *bool // nil: Secure when the browser used HTTPS (requestHTTPS)
 	sameSite        http.SameSite
 	sameSiteSet     bool
 	partitioned     bool
@@ -234,9 +234,12 @@ func WithCookiePath(path string) Option { return func(c *config) { c.cookiePath 
 // cookie goes only to the host that set it.
 func WithCookieDomain(domain string) Option { return func(c *config) { c.cookieDomain = domain } }
 
-// WithSecure forces the cookie's Secure attribute on or off. By default it is
-// on when the request came over TLS; behind a proxy that terminates TLS, set
-// WithSecure(true).
+// WithSecure forces the cookie's Secure attribute on or off, whatever the
+// request. By default it is on when the request came over TLS, or when a
+// proxy that the Gin engine trusts (SetTrustedProxies with
+// ForwardedByClientIP on, as c.ClientIP trusts it, or its TrustedPlatform)
+// says https in X-Forwarded-Proto or Forwarded; these headers from any
+// other sender are ignored.
 func WithSecure(secure bool) Option { return func(c *config) { c.secure = &secure } }
 
 // WithSameSite sets the cookie's SameSite attribute. Default
@@ -309,8 +312,9 @@ func WithCodec(codec Codec) Option { return func(c *config) { c.codec = codec } 
 // or save before the response headers went out. The handler should write a
 // response; whatever the route handler writes afterwards is discarded. The
 // default logs the error and answers 500 Internal Server Error, 409
-// Conflict for ErrSessionInterrupted, or 503 Service Unavailable with
-// Retry-After: 1 for ErrConflict.
+// Conflict for ErrSessionInterrupted, 503 Service Unavailable with
+// Retry-After: 1 for ErrConflict, or 401 Unauthorized with
+// WWW-Authenticate: Bearer error="invalid_token" for ErrTokenNotIssued.
 func WithErrorHandler(h func(c *gin.Context, err error)) Option {
 	return func(c *config) { c.errorHandler = h }
 }
@@ -367,21 +371,3 @@ func WithPoolWait(d time.Duration) Option { return func(c *config) { c.poolWait 
 // WithClock sets the store's clock. Default time.Now. Tests use it to move
 // time forward; every expiry the store writes or compares comes from it.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
-
-func defaultErrorHandler(logger *slog.Logger) func(*gin.Context, error) {
-	return func(c *gin.Context, err error) {
-		status := http.StatusInternalServerError
-		switch {
-		case errors.Is(err, ErrSessionInterrupted):
-			status = http.StatusConflict
-		case errors.Is(err, ErrConflict):
-			// Contention passes: the client may simply try again.
-			status = http.StatusServiceUnavailable
-			c.Header("Retry-After", "1")
-		}
-		logger.ErrorContext(c.Request.Context(), "session error",
-			"error", err, "method", c.Request.Method, "path", c.Request.URL.Path, "status", status)
-		c.String(status, http.StatusText(status))
-		c.Abort()
-	}
-}

@@ -26,7 +26,7 @@ func fitsJSON(t reflect.Type, raw []byte) bool {
 		return true
 	}
 	fields := map[string]bool{}
-	jsonFields(t, fields)
+	jsonFields(t, fields, map[reflect.Type]bool{})
 	if len(fields) == 0 {
 		return true // a struct with nothing to match: any object will do
 	}
@@ -51,8 +51,15 @@ func decodesItself(t reflect.Type) bool {
 
 // jsonFields adds the lower-cased JSON names of struct t's fields to names,
 // as encoding/json matches them (case-insensitively), with the fields of
-// embedded structs promoted.
-func jsonFields(t reflect.Type, names map[string]bool) {
+// embedded structs promoted. seen holds the struct types already walked: a
+// type may embed a pointer to itself (type Node struct{ *Node; Name string }),
+// or to a type that embeds it, and encoding/json, which walks each embedded
+// type once too, finds no field there that it has not found already.
+func jsonFields(t reflect.Type, names map[string]bool, seen map[reflect.Type]bool) {
+	if seen[t] {
+		return
+	}
+	seen[t] = true
 	for f := range t.Fields() {
 		tag := f.Tag.Get("json")
 		if tag == "-" {
@@ -64,7 +71,7 @@ func jsonFields(t reflect.Type, names map[string]bool) {
 			ft = ft.Elem()
 		}
 		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			jsonFields(ft, names)
+			jsonFields(ft, names, seen)
 			continue
 		}
 		if !f.IsExported() {

@@ -42,16 +42,19 @@ import (
 // cookie jar: the test server speaks plain HTTP on 127.0.0.1, where a jar
 // would never send a Secure cookie (WithSecure(true), a __Host- name) and
 // would refuse one for another domain (WithCookieDomain). The Client sends
-// its session cookie whatever its Secure and Domain attributes, but only on
-// the store's cookie path (WithCookiePath), as a browser would. Other
-// cookies go through an ordinary jar.
+// its session cookie whatever its Secure and Domain attributes, but only to
+// the test server's host and on the store's cookie path (WithCookiePath), as
+// a browser would. Other cookies go through an ordinary jar. A Client talks
+// to the application under test only: a request for another host fails the
+// test before it leaves.
 type Client struct {
-	t   testing.TB
-	st  *ginsession.Store
-	srv *httptest.Server
-	hc  *http.Client
-	jar *sessionJar
-	api bool // the session travels in st.TokenHeader(), not in a cookie
+	t    testing.TB
+	st   *ginsession.Store
+	srv  *httptest.Server
+	base *url.URL // srv.URL
+	hc   *http.Client
+	jar  *sessionJar
+	api  bool // the session travels in st.TokenHeader(), not in a cookie
 }
 
 // New starts the handler h, usually the application's *gin.Engine with
@@ -90,11 +93,15 @@ func newClient(t testing.TB, h http.Handler, st *ginsession.Store, api bool) *Cl
 	if path == "" {
 		path = "/"
 	}
-	jar := &sessionJar{others: others, name: st.CookieName(), path: path, api: api}
+	base, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatalf("ginsessiontest: %v", err)
+	}
+	jar := &sessionJar{others: others, host: base.Hostname(), name: st.CookieName(), path: path, api: api}
 	hc := srv.Client()
 	hc.Jar = jar
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{t: t, st: st, srv: srv, hc: hc, jar: jar, api: api}
+	return &Client{t: t, st: st, srv: srv, base: base, hc: hc, jar: jar, api: api}
 }
 
 // LoginAs makes the client carry a new session signed in as userID and
@@ -205,7 +212,10 @@ func (c *Client) PostFormWithoutCSRF(path string, form url.Values) *Response {
 
 // Do sends req, consuming its body, and returns the response. A URL
 // without a host, as http.NewRequest("PUT", "/api/cart", body) or
-// httptest.NewRequest make, goes to the test server. Cookies come from and
+// httptest.NewRequest make, goes to the test server; a URL naming any other
+// scheme or host (another port included) fails the test without sending
+// anything, since the Client stands for a user of the application under
+// test and carries that user's session. Cookies come from and
 // go to the client's jar; an API client adds its token header unless req
 // already has that header. Do adds no CSRF token: for a cookie session's
 // JSON request, set req.Header.Set(ginsession.CSRFHeader,
@@ -215,9 +225,12 @@ func (c *Client) Do(req *http.Request) *Response {
 	req = req.Clone(req.Context())
 	req.RequestURI = "" // set by httptest.NewRequest, refused by a client
 	if req.URL.Host == "" {
-		base, _ := url.Parse(c.srv.URL)
-		req.URL = base.ResolveReference(req.URL)
+		req.URL = c.base.ResolveReference(req.URL)
 		req.Host = ""
+	}
+	if req.URL.Scheme != c.base.Scheme || !strings.EqualFold(req.URL.Host, c.base.Host) {
+		c.t.Fatalf("ginsessiontest: %s %s: the Client talks only to the application under test, at %s; "+
+			"it sends nothing to another host, which would get its session", req.Method, req.URL.Redacted(), c.base)
 	}
 	if c.api {
 		name := c.st.TokenHeader()
@@ -327,6 +340,7 @@ func cloneValues(v url.Values) url.Values {
 // (see Client), every other cookie goes to an ordinary jar.
 type sessionJar struct {
 	others *cookiejar.Jar
+	host   string // the test server's host name, the only one the session goes to
 	name   string // the session cookie's name
 	path   string // and path
 	api    bool   // drop session cookies: the token travels in a header
@@ -347,6 +361,10 @@ func (j *sessionJar) getToken() string {
 	return j.token
 }
 
+// ownHost reports whether u names the test server's host: a browser sends
+// a host-only cookie to that host name on any port, and to no other.
+func (j *sessionJar) ownHost(u *url.URL) bool { return strings.EqualFold(u.Hostname(), j.host) }
+
 // SetCookies implements http.CookieJar.
 func (j *sessionJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	var rest []*http.Cookie
@@ -355,7 +373,7 @@ func (j *sessionJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 			rest = append(rest, ck)
 			continue
 		}
-		if j.api {
+		if j.api || !j.ownHost(u) {
 			continue
 		}
 		expired := ck.MaxAge < 0 || ck.Value == "" ||
@@ -372,7 +390,7 @@ func (j *sessionJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 // Cookies implements http.CookieJar.
 func (j *sessionJar) Cookies(u *url.URL) []*http.Cookie {
 	cookies := j.others.Cookies(u)
-	if token := j.getToken(); token != "" && !j.api && pathMatch(u.Path, j.path) {
+	if token := j.getToken(); token != "" && !j.api && j.ownHost(u) && pathMatch(u.Path, j.path) {
 		cookies = append(cookies, &http.Cookie{Name: j.name, Value: token})
 	}
 	return cookies

@@ -261,3 +261,21 @@ func TestCrossNodeReads(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) { sessiontest.RunCrossNodeReads(t, d.open(t), 100) })
 	}
 }
+
+// TestLinearizability records many clients' requests on three instances
+// and checks the history against the contract (sessiontest's model.go).
+// GINSESSION_LINEARIZE_FOR sets how long each database's run records.
+func TestLinearizability(t *testing.T) {
+	d := 18 * time.Second
+	if testing.Short() {
+		d = 3 * time.Second
+	}
+	if v := os.Getenv("GINSESSION_LINEARIZE_FOR"); v != "" {
+		var err error
+		d, err = time.ParseDuration(v)
+		require.NoError(t, err)
+	}
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) { sessiontest.RunLinearizability(t, db.open(t), d) })
+	}
+}

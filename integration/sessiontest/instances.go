@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+	"github.com/ginsession/ginsession"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -81,6 +83,10 @@ func RunInstances(t *testing.T, open Opener) {
 		assert.Equal(t, http.StatusNotFound, cl.get(a, "/get?k=user").StatusCode, "dead on the other instance at once")
 	})
 
+	t.Run("DeviceSignOutOnOneWinsOverALoginInFlightOnTheOther", func(t *testing.T) {
+		testDeviceSignOutDuringLogin(t, open)
+	})
+
 	t.Run("RenewOnOneKillsOldIDOnTheOther", func(t *testing.T) {
 		a, b := pair(t, newGate())
 		cl := newClient(t)
@@ -136,4 +142,43 @@ func RunCrossNodeReads(t *testing.T, open Opener, rounds int) {
 	for _, a := range apps {
 		assert.Empty(t, a.errors())
 	}
+}
+
+// testDeviceSignOutDuringLogin: a user signs a device out from the devices
+// page on one instance, with the handle the page listed, while that device
+// is signing in again on the other. As a logout with the old cookie does,
+// and as Store.DestroySession with the same handle does, the sign-out must
+// win over the renewal still in flight: the device ends signed out, and
+// DestroyUserSession reports that the session was the user's.
+func testDeviceSignOutDuringLogin(t *testing.T, open Opener) {
+	g := newGate()
+	dbA, dbB := open(t), open(t)
+	table := freshTable(t, dbA)
+	var a, b *app
+	a = newApp(t, dbA, table, nil, func(r *gin.Engine) {
+		userRoutes(&a)(r)
+		r.GET("/slow-login", func(c *gin.Context) {
+			s := ginsession.Default(c)
+			s.Login(c.Query("u"))
+			if err := s.Save(); err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			g.Hold() // the rest of the login page's work
+			c.String(http.StatusOK, "hello")
+		})
+	})
+	b = newApp(t, dbB, table, nil, userRoutes(&b))
+	device := newClient(t)
+	require.Equal(t, "hello", device.get(a, "/login?u=alice").body)
+	listed := device.get(a, "/handle").body
+	require.Len(t, listed, 64)
+
+	wait := startSlow(device, a, g, "/slow-login?u=alice")
+	ok, err := b.store.DestroyUserSession(context.Background(), "alice", listed)
+	require.NoError(t, err)
+	login := wait()
+	require.Equal(t, http.StatusOK, login.StatusCode)
+	assert.True(t, ok, "DestroyUserSession says the listed session was not alice's")
+	assert.Empty(t, device.get(b, "/whoami").body, "the device is still signed in after alice signed it out")
 }
