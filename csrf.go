@@ -243,7 +243,7 @@ func CSRF(trustedOrigins ...string) gin.HandlerFunc {
 			refuseCSRF(c, reason)
 			return
 		}
-		if !hasSessionCookie(c.Request, s.store.cfg.cookieName) {
+		if !hasSessionCookie(c.Request, s.store.cfg.cookieName) && !hasSessionCookie(c.Request, s.store.csrfCookieName()) {
 			refuseCSRF(c, csrfNoSession)
 			return
 		}

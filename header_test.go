@@ -229,7 +229,7 @@ func TestANewSessionOnAHeaderRequestWithoutIssueTokenIsRefused(t *testing.T) {
 	a := newAPIApp(t, "Authorization")
 	unknown, _ := newToken()
 	resp := a.apiClient().send(http.MethodPost, "/api/cart", url.Values{"item": {"lost"}}, bearer(unknown))
-	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Contains(t, a.logs.String(), ErrTokenNotIssued.Error())
 	assert.Empty(t, a.rows(), "no row that nobody could reach")
 }

@@ -81,6 +81,11 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())
+	if st.sealer != nil {
+		// In the background: on a large table the look for an unsealed
+		// row may take seconds, which start-up should not wait for.
+		go st.warnUnsealed(context.Background())
+	}
 	return st, nil
 }
 

@@ -1,0 +1,166 @@
+package ginsession
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// lifecycleRoutes: a sign-in that panics after its response went out, a
+// logout, and the usual reads and writes.
+func lifecycleRoutes(r *gin.Engine) {
+	basicRoutes(r)
+	r.GET("/login", func(c *gin.Context) {
+		Default(c).Login(c.Query("u"))
+		c.String(http.StatusOK, "signed in")
+	})
+	r.GET("/login-then-panic", func(c *gin.Context) {
+		Default(c).Login(c.Query("u"))
+		c.String(http.StatusOK, "signed in")
+		c.Writer.Flush()
+		panic("a bug after the response went out")
+	})
+	r.GET("/unbind", func(c *gin.Context) {
+		Default(c).SetUserID("")
+		c.String(http.StatusOK, "signed out, cart kept")
+	})
+	r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+}
+
+// A pre-login ID an attacker planted can destroy the session it was
+// renewed into only while the sign-in request runs: not after it ended in
+// a panic, and not for as long as the user keeps writing.
+func TestAPlantedPreLoginIDStopsWorkingWhenTheSignInEndsEvenInAPanic(t *testing.T) {
+	a := newApp(t, lifecycleRoutes)
+	victim := a.client()
+	victim.get("/set?cart=1")
+	planted := victim.cookie()
+	require.NotEmpty(t, planted)
+
+	victim.get("/login-then-panic?u=alice")
+	require.NotEqual(t, planted, victim.cookie(), "the sign-in renewed the ID before the panic")
+	for range 10 { // the user keeps writing for ten minutes
+		a.clock.Advance(time.Minute)
+		require.Equal(t, http.StatusOK, victim.get("/set?seen=yes").StatusCode)
+	}
+
+	attacker := a.client()
+	attacker.setCookie(planted)
+	attacker.get("/destroy")
+	assert.Equal(t, "alice", victim.get("/whoami").body, "the planted ID signed nobody out")
+
+	// Right after the panic too: the renewal ended with its request.
+	second := a.client()
+	second.get("/set?cart=1")
+	planted = second.cookie()
+	second.get("/login-then-panic?u=bob")
+	attacker.setCookie(planted)
+	attacker.get("/destroy")
+	assert.Equal(t, "bob", second.get("/whoami").body)
+	for _, m := range a.rows() {
+		assert.Empty(t, m.RenewedFrom, "no renewal outlives its request")
+	}
+}
+
+// The grace of an old ID counts from the renewal, which no later save moves.
+func TestTheOldIDsGraceCountsFromTheRenewalNotTheLastSave(t *testing.T) {
+	a := newApp(t, lifecycleRoutes)
+	victim := a.client()
+	victim.get("/set?cart=1")
+	planted := victim.cookie()
+	victim.get("/login?u=alice")
+	// As if the end of the sign-in request never cleared the old ID (its
+	// process died): the row still names it.
+	m := a.rows()[0]
+	oldID, ok := parseToken(planted)
+	require.True(t, ok)
+	require.NoError(t, a.db.Table(a.store.cfg.tableName).Where("id = ?", m.ID).
+		Updates(map[string]any{"renewed_from": oldID, "renewed_at": a.clock.Now().UTC()}).Error)
+	for range 3 {
+		a.clock.Advance(time.Minute)
+		victim.get("/set?seen=yes") // each save moves updated_at
+	}
+	attacker := a.client()
+	attacker.setCookie(planted)
+	attacker.get("/destroy")
+	assert.Equal(t, "alice", victim.get("/whoami").body, "past renewalGrace from the renewal, the old ID reaches nothing")
+}
+
+// Sign out keeping the cart, then sign in as someone: nothing the first
+// user earned carries over.
+func TestASessionOnceBoundStartsCleanAtTheNextLogin(t *testing.T) {
+	a := newApp(t, lifecycleRoutes)
+	cl := a.client()
+	cl.get("/login?u=alice")
+	cl.get("/set?mfa_passed=yes")
+	cl.get("/unbind")
+	require.Equal(t, "yes", cl.get("/get?k=mfa_passed").body, "unbinding keeps the values")
+	cl.get("/login?u=mallory")
+	assert.Equal(t, "mallory", cl.get("/whoami").body)
+	assert.Equal(t, http.StatusNotFound, cl.get("/get?k=mfa_passed").StatusCode, "alice's flag is gone")
+
+	// A session never bound keeps its cart at the first sign-in.
+	fresh := a.client()
+	fresh.get("/set?cart=3")
+	fresh.get("/login?u=bob")
+	assert.Equal(t, "3", fresh.get("/get?k=cart").body)
+}
+
+func TestLoginWithAnEmptyUserIDFailsAndSavesNothing(t *testing.T) {
+	a := newApp(t, lifecycleRoutes)
+	cl := a.client()
+	cl.get("/set?cart=1")
+	before := a.rows()
+	resp := cl.get("/login?u=")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Contains(t, a.errors()[0], ErrNoUser.Error())
+	assert.Equal(t, before, a.rows(), "nothing was saved")
+}
+
+// A visitor who never keeps a cookie (a bot on the login page) costs the
+// table nothing, however often it loads a form.
+func TestAVisitorsFormsCostTheTableNothing(t *testing.T) {
+	a := newApp(t, csrfRoutes())
+	bot := a.client()
+	bot.hc.Jar = nil
+	for range 20 {
+		resp := bot.get("/form")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Empty(t, resp.stmts)
+	}
+	assert.Empty(t, a.rows())
+
+	// A browser that keeps its cookies: the forms of a page loaded before
+	// its first saved change still work after it.
+	cl := a.client()
+	first, second := cl.formToken(), cl.formToken()
+	for _, token := range []string{first, second} {
+		resp := cl.post("/transfer", url.Values{CSRFField: {token}, "amount": {"5"}}, nil)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	}
+	assert.Len(t, a.rows(), 1)
+	// A stranger's tokens are not its.
+	other := a.client()
+	resp := other.post("/transfer", url.Values{CSRFField: {other.formToken()}}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp = cl.post("/transfer", url.Values{CSRFField: {other.formToken()}}, nil)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+// Signing in rotates the secret: a token from before the sign-in, the
+// anonymous cookie's, no longer passes.
+func TestSignInRetiresTheAnonymousCSRFSecret(t *testing.T) {
+	a := newApp(t, csrfRoutes())
+	cl := a.client()
+	before := cl.formToken()
+	resp := cl.get("/signin?u=alice")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	after := resp.body
+	assert.Equal(t, http.StatusForbidden, cl.post("/transfer", url.Values{CSRFField: {before}}, nil).StatusCode)
+	assert.Equal(t, http.StatusOK, cl.post("/transfer", url.Values{CSRFField: {after}}, nil).StatusCode)
+}
