@@ -109,8 +109,8 @@ type identity struct {
 	// renewal takes, drawn early when a CSRF token must be derived from
 	// them before the save.
 	nextToken, nextID string
-	destroyed  []destroyed // rows Destroy took, to delete at the save
-	unreadable string      // ID of a row whose data could not be decoded
+	destroyed         []destroyed // rows Destroy took, to delete at the save
+	unreadable        string      // ID of a row whose data could not be decoded
 	// destroyedUser is the user of the session Destroy took, for its event.
 	destroyedUser string
 }

@@ -3,8 +3,8 @@ package ginsession
 import (
 	"context"
 	"database/sql"
-	"net/http"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"

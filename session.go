@@ -41,7 +41,7 @@ type Session struct {
 	cookie      cookieOp // what the response must tell the browser
 	issued      bool     // the response's body holds a token (IssueToken, MintToken)
 	csrf        csrfCookie
-	err         error    // sticky: the session can neither be read nor saved
+	err         error // sticky: the session can neither be read nor saved
 	errReported bool
 	frozen      bool // the handler panicked: save nothing
 	readOnly    bool // from Store.ReadSession: frozen from the start
