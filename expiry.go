@@ -144,12 +144,20 @@ func (parts policyParts) apply(mine, theirs policy) policy {
 // setPolicy records a change of expiry policy, the parts named, to be
 // saved with the session and its expiry. The caller holds s.mu.
 func (s *Session) setPolicy(p policy, parts policyParts) {
-	if p == s.pol && s.exists {
-		return
+	if s.lifetime.change(p, parts) || !s.exists {
+		s.dirty = true
 	}
-	s.pol = p
-	s.policySet |= parts
-	s.dirty = true
+}
+
+// change takes p as the policy, the parts named changed by this request,
+// and reports whether it differs from the one in force.
+func (l *lifetime) change(p policy, parts policyParts) bool {
+	if p == l.pol {
+		return false
+	}
+	l.pol = p
+	l.policySet |= parts
+	return true
 }
 
 // Expiry reports when the session ends and how: its window, its deadline,

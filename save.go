@@ -70,11 +70,12 @@ func (s *Session) abortChain(c *gin.Context) {
 // resetChanges forgets this request's changes once they are saved (or
 // dropped).
 func (s *Session) resetChanges() {
-	s.cleared, s.renew, s.dirty, s.userIDSet, s.policySet, s.keep = false, false, false, false, 0, false
+	s.renew, s.userIDSet, s.keep = false, false, false
 	s.nextToken, s.nextID = "", ""
-	s.reseal = false             // a save seals under the newest key anyway
-	s.sets, s.deletes = nil, nil // made on first use
-	s.added, s.taken = nil, nil
+	s.policySet = 0
+	s.contents.saved()
+	s.dirty = false
+	s.reseal = false // a save seals under the newest key anyway
 }
 
 // candidates are the well-formed session cookies of a request and the row
@@ -208,8 +209,7 @@ func (s *Session) adopt(m row, rec record, now time.Time) {
 	s.expires = m.expires
 	s.pol = m.pol
 	s.userID = m.userID
-	s.values = rec.Values
-	s.flashes, s.stored = rec.Flashes, len(rec.Flashes)
+	s.contents.adopt(rec)
 	s.touch = s.store.expiry(s.start, now, s.pol).Sub(s.expires) > s.store.refreshAfter(s.pol)
 	s.seen = s.store.cfg.lastSeen > 0 && now.Sub(m.lastSeen) > s.store.cfg.lastSeen
 }
@@ -242,29 +242,9 @@ func truncate(s string, n int) string {
 // rebase re-applies this request's changes on top of m, the row as a
 // concurrent writer left it.
 func (s *Session) rebase(m row, rec record, now time.Time) {
-	if s.cleared {
-		rec.Values, rec.Flashes = nil, nil
-	}
-	if rec.Values == nil {
-		rec.Values = map[string]rawValue{}
-	}
-	for k := range s.deletes {
-		delete(rec.Values, k)
-	}
-	for k, v := range s.sets {
-		rec.Values[k] = v
-	}
-	s.lostTaken = s.lostTaken[:0] // the latest row decides
-	for _, f := range s.taken {
-		if i := slices.IndexFunc(rec.Flashes, func(g rawValue) bool { return string(f) == string(g) }); i >= 0 {
-			rec.Flashes = slices.Delete(rec.Flashes, i, i+1)
-		} else {
-			s.lostTaken = append(s.lostTaken, f)
-		}
-	}
+	rec = s.contents.rebase(rec)
 	userID, pol := s.userID, s.pol
 	s.adopt(m, rec, now)
-	s.flashes = append(s.flashes, s.added...)
 	if s.userIDSet {
 		s.userID = userID
 	}

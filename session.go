@@ -154,19 +154,9 @@ func (s *Session) Set(key string, value any) {
 	if !s.writable("Set") {
 		return
 	}
-	if s.sets == nil {
-		s.sets = map[string]rawValue{}
+	if s.contents.set(key, raw) {
+		s.dirty = true
 	}
-	s.sets[key] = raw // re-applied if a concurrent writer saves first
-	delete(s.deletes, key)
-	if old, ok := s.values[key]; ok && bytes.Equal(old, raw) {
-		return // unchanged: not worth a write of its own
-	}
-	if s.values == nil {
-		s.values = map[string]rawValue{}
-	}
-	s.values[key] = raw
-	s.dirty = true
 }
 
 func (s *Session) encode(value any) (rawValue, error) { return s.store.encodeValue(value) }
@@ -193,16 +183,9 @@ func (s *Session) Delete(key string) {
 	if !s.writable("Delete") {
 		return
 	}
-	if _, ok := s.values[key]; !ok {
-		return
+	if s.contents.remove(key) {
+		s.dirty = true
 	}
-	delete(s.values, key)
-	delete(s.sets, key)
-	if s.deletes == nil {
-		s.deletes = map[string]struct{}{}
-	}
-	s.deletes[key] = struct{}{}
-	s.dirty = true
 }
 
 // Has reports whether key holds a value.
@@ -232,23 +215,9 @@ func (s *Session) Clear() {
 	if !s.writable("Clear") {
 		return
 	}
-	s.clearValues()
-}
-
-// clearValues drops every value and flash, as Clear does. The caller holds
-// s.mu.
-func (s *Session) clearValues() {
-	if len(s.values) == 0 && len(s.flashes) == 0 {
-		return
+	if s.contents.clear() {
+		s.dirty = true
 	}
-	s.values = nil
-	s.flashes = nil
-	s.stored = 0
-	s.cleared = true
-	clear(s.sets)
-	clear(s.deletes)
-	s.added, s.taken = nil, nil
-	s.dirty = true
 }
 
 // AddFlash queues a message for the next request that calls Flashes. The
@@ -267,8 +236,7 @@ func (s *Session) AddFlash(value any) {
 	if !s.writable("AddFlash") {
 		return
 	}
-	s.flashes = append(s.flashes, raw)
-	s.added = append(s.added, raw)
+	s.contents.addFlash(raw)
 	s.dirty = true
 }
 
@@ -286,9 +254,7 @@ func (s *Session) Flashes() []any {
 	if !s.writable("Flashes") || len(s.flashes) == 0 {
 		return nil
 	}
-	stored, added := slices.Clone(s.flashes[:s.stored]), s.flashes[s.stored:]
-	s.taken = append(s.taken, stored...)
-	s.flashes, s.added, s.stored = nil, nil, 0
+	stored, added := s.contents.takeFlashes()
 	s.dirty = true
 	if len(stored) > 0 && s.exists {
 		s.lostTaken = nil

@@ -212,7 +212,7 @@ func (s *Session) Login(userID string) {
 	if s.userID != "" && s.userID != userID || s.pol.flags&flagUnbound != 0 {
 		// Marked as changes even when nothing seems to change, so that a
 		// retry drops what the first user's other tab saved meanwhile.
-		s.clearValues()
+		s.contents.clear()
 		s.cleared = true
 		s.pol = policy{flags: s.pol.flags & flagHeader}
 		s.policySet |= partKind | partIdle | partDeadline | partUnbound

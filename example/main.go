@@ -155,7 +155,7 @@ func (a *app) render(c *gin.Context, status int, name string, data any) {
 	s := ginsession.Default(c)
 	u, _ := a.currentUser(s)
 	// Take the token before the page starts: for a visitor who has no
-	// session yet it creates one, whose cookie must go out with the headers.
+	// session yet it sets a CSRF cookie, which must go out with the headers.
 	csrf := s.CSRFToken()
 	c.HTML(status, name, page{User: u, CSRF: csrf, Flashes: s.Flashes(), Data: data})
 }
