@@ -19,6 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -60,6 +63,42 @@ func FromContext(ctx context.Context) (*Session, bool) {
 	return s, ok
 }
 
+// routeKinds remembers, per route, whether its handlers include
+// APIHandler, so that Handler fixes the kind of a request on an API route
+// before any handler runs (CSRF among them) at the cost of one map look-up.
+type routeKinds struct {
+	mu     sync.RWMutex
+	routes map[routeKey]bool
+}
+
+type routeKey struct{ method, path string }
+
+// apiHandlerName ends the name Gin reports for APIHandler's middleware (a
+// method value), of any store.
+const apiHandlerName = "/ginsession.(*Store).apiHandle-fm"
+
+// api reports whether c's route runs APIHandler.
+func (k *routeKinds) api(c *gin.Context) bool {
+	key := routeKey{c.Request.Method, c.FullPath()}
+	if key.path == "" {
+		return false // no route: Gin answers 404 or 405
+	}
+	k.mu.RLock()
+	api, known := k.routes[key]
+	k.mu.RUnlock()
+	if known {
+		return api
+	}
+	api = slices.ContainsFunc(c.HandlerNames(), func(name string) bool { return strings.HasSuffix(name, apiHandlerName) })
+	k.mu.Lock()
+	if k.routes == nil {
+		k.routes = map[routeKey]bool{}
+	}
+	k.routes[key] = api
+	k.mu.Unlock()
+	return api
+}
+
 // APIHandler returns the middleware for the routes of API clients, which
 // carry their session in WithTokenHeader's header: on its routes every
 // request is a header request, whether or not it brings a token. Cookies
@@ -71,16 +110,19 @@ func FromContext(ctx context.Context) (*Session, bool) {
 //	r.Use(st.Handler())
 //	api := r.Group("/api", st.APIHandler())
 //
-// It can also stand alone, without Handler above it. Under Handler, it
-// must come before anything that uses the session, or it panics: the
-// request's kind is fixed before its handlers run. It panics at once when
-// the store has no WithTokenHeader.
+// Handler above it sees that the route runs APIHandler and fixes the
+// request's kind before any handler runs, so a CSRF installed for the whole
+// router lets the API's requests through, as it does any header request.
+// APIHandler can also stand alone, without Handler above it. It panics at
+// once when the store has no WithTokenHeader.
 func (st *Store) APIHandler() gin.HandlerFunc {
 	if st.tokenHeaderKey == "" {
 		panic(`ginsession: APIHandler needs a store with WithTokenHeader("Authorization") (or another header name)`)
 	}
-	return func(c *gin.Context) { st.handle(c, true) }
+	return st.apiHandle
 }
+
+func (st *Store) apiHandle(c *gin.Context) { st.handle(c, true) }
 
 // handle attaches a session to the request and saves it as the response
 // goes out. api marks an APIHandler route: a header request whatever it
@@ -98,8 +140,10 @@ func (st *Store) handle(c *gin.Context, api bool) {
 	}
 	st.maybeCleanup()
 	s := &Session{store: st, c: c, req: c.Request, route: c.FullPath()}
-	_, carried := st.headerToken(c.Request)
-	s.header = api || carried
+	if st.tokenHeaderKey != "" {
+		_, carried := st.headerToken(c.Request)
+		s.header = api || carried || st.apiRoutes.api(c)
+	}
 	if h := c.Writer.Header(); len(h) > 0 {
 		s.baseHeader = h.Clone()
 	}

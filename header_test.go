@@ -1,11 +1,12 @@
 package ginsession
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +17,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// apiRoutes are an API's: a login that hands out a token, and routes that
-// use the session, behind CSRF as a site that serves browsers too would be.
-func apiRoutes(a **app) func(r *gin.Engine) {
+// apiHandler is the store's APIHandler for routes set up before newApp
+// returns the app: the store is reached only once a request runs.
+func apiHandler(a **app) gin.HandlerFunc {
+	return func(c *gin.Context) { (*a).store.APIHandler()(c) }
+}
+
+// apiRoutes are a site's that serves browsers and an API client alike, in
+// the layout the README recommends: the API's routes under APIHandler,
+// registered before CSRF, and the browser's routes behind CSRF. extra, if
+// given, adds routes to the API group.
+func apiRoutes(a **app, extra ...func(api *gin.RouterGroup)) func(r *gin.Engine) {
 	return func(r *gin.Engine) {
-		r.Use(CSRF())
-		deviceRoutes(a)(r)
-		r.POST("/api/login", func(c *gin.Context) {
+		api := r.Group("/api", apiHandler(a))
+		api.POST("/login", func(c *gin.Context) {
 			s := Default(c)
 			s.Login(c.PostForm("u"))
 			token, err := s.IssueToken()
@@ -32,7 +40,7 @@ func apiRoutes(a **app) func(r *gin.Engine) {
 			}
 			c.JSON(http.StatusOK, gin.H{"token": token})
 		})
-		r.GET("/api/token", func(c *gin.Context) { // an anonymous API session
+		api.GET("/token", func(c *gin.Context) { // an anonymous API session
 			token, err := Default(c).IssueToken()
 			if err != nil {
 				c.String(http.StatusInternalServerError, err.Error())
@@ -40,11 +48,12 @@ func apiRoutes(a **app) func(r *gin.Engine) {
 			}
 			c.String(http.StatusOK, token)
 		})
-		r.POST("/api/cart", func(c *gin.Context) {
+		api.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+		api.POST("/cart", func(c *gin.Context) {
 			Default(c).Set("cart", c.PostForm("item"))
 			c.String(http.StatusOK, "added")
 		})
-		r.POST("/api/renew", func(c *gin.Context) {
+		api.POST("/renew", func(c *gin.Context) {
 			s := Default(c)
 			s.RenewID()
 			token, err := s.IssueToken()
@@ -54,16 +63,21 @@ func apiRoutes(a **app) func(r *gin.Engine) {
 			}
 			c.String(http.StatusOK, token)
 		})
-		r.POST("/api/logout", func(c *gin.Context) {
+		api.POST("/logout", func(c *gin.Context) {
 			Default(c).Destroy()
 			c.String(http.StatusOK, "bye")
 		})
+		for _, add := range extra {
+			add(api)
+		}
+		r.Use(CSRF())
+		deviceRoutes(a)(r)
 	}
 }
 
-func newAPIApp(t *testing.T, header string) *app {
+func newAPIApp(t *testing.T, header string, opts ...Option) *app {
 	var a *app
-	a = newApp(t, apiRoutes(&a), WithTokenHeader(header))
+	a = newApp(t, apiRoutes(&a), append([]Option{WithTokenHeader(header)}, opts...)...)
 	return a
 }
 
@@ -76,14 +90,56 @@ func (a *app) apiClient() *client {
 	return cl
 }
 
+// tokenOf returns the token of an API login's JSON answer.
+func tokenOf(t *testing.T, resp response) string {
+	t.Helper()
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	var out struct{ Token string }
+	require.NoError(t, json.Unmarshal([]byte(resp.body), &out), resp.body)
+	require.Len(t, out.Token, tokenLen, resp.body)
+	return out.Token
+}
+
+// apiLogin2 logs in from an API client that first gets an anonymous
+// header session, as a mobile app's first launch does, and checks that the
+// sign-in renewed its token.
+func (c *client) apiLogin2(t *testing.T) string {
+	t.Helper()
+	anon := c.get("/api/token")
+	require.Equal(t, http.StatusOK, anon.StatusCode, anon.body)
+	assert.Empty(t, anon.Header.Values("Set-Cookie"))
+	token := tokenOf(t, c.send(http.MethodPost, "/api/login", url.Values{"u": {"alice"}}, bearer(anon.body)))
+	assert.NotEqual(t, anon.body, token, "Login renews the header session's token too")
+	assert.Empty(t, c.send(http.MethodGet, "/whoami", nil, bearer(anon.body)).body, "the anonymous token died with the renewal")
+	return token
+}
+
+// rowByID returns the row with the given ID, and whether there is one.
+func (a *app) rowByID(id string) (Model, bool) {
+	a.t.Helper()
+	rows := a.rows()
+	i := slices.IndexFunc(rows, func(m Model) bool { return m.ID == id })
+	if i < 0 {
+		return Model{}, false
+	}
+	return rows[i], true
+}
+
+// cookieRows returns the rows of cookie sessions.
+func (a *app) cookieRows() []Model {
+	a.t.Helper()
+	return slices.DeleteFunc(a.rows(), func(m Model) bool { return m.Flags&flagHeader != 0 })
+}
+
+// An API client signs in on an API route with no token and no cookie,
+// and its session then travels in Authorization alone: no cookie is ever
+// set, and CSRF does not stand in its way.
 func TestHeaderSessionsTravelInAuthorizationWithoutCookies(t *testing.T) {
 	a := newAPIApp(t, "Authorization")
 	api := a.apiClient()
-	// A login form post without a token: a request with no session is
-	// refused by CSRF, so the API logs in with a header of its own.
 	resp := api.post("/api/login", url.Values{"u": {"alice"}}, nil)
-	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	token := api.apiLogin2(t)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"), "an API route never sets a cookie")
+	token := tokenOf(t, resp)
 
 	resp = api.send(http.MethodGet, "/whoami", nil, bearer(token))
 	assert.Equal(t, "alice", resp.body)
@@ -106,22 +162,10 @@ func TestHeaderSessionsTravelInAuthorizationWithoutCookies(t *testing.T) {
 	assert.Empty(t, resp.Header.Values("Set-Cookie"))
 	assert.Empty(t, a.rows())
 	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, bearer(token)).body, "the token is dead")
-}
 
-// apiLogin2 logs in from an API client that first gets an anonymous
-// header session (exempt from CSRF), as a mobile app's first launch does.
-func (c *client) apiLogin2(t *testing.T) string {
-	t.Helper()
-	anon := c.get("/api/token")
-	require.Equal(t, http.StatusOK, anon.StatusCode, anon.body)
-	assert.Empty(t, anon.Header.Values("Set-Cookie"))
-	resp := c.send(http.MethodPost, "/api/login", url.Values{"u": {"alice"}}, bearer(anon.body))
-	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
-	var out struct{ Token string }
-	require.NoError(t, json.Unmarshal([]byte(resp.body), &out))
-	assert.NotEqual(t, anon.body, out.Token, "Login renews the header session's token too")
-	assert.Empty(t, c.send(http.MethodGet, "/whoami", nil, bearer(anon.body)).body, "the anonymous token died with the renewal")
-	return out.Token
+	// The way of a mobile app's first launch: an anonymous token first,
+	// which the sign-in renews.
+	assert.Len(t, api.apiLogin2(t), tokenLen)
 }
 
 func TestANamedHeaderCarriesTheBareToken(t *testing.T) {
@@ -151,15 +195,19 @@ func TestATokenIsAcceptedOnlyTheWayItWasIssued(t *testing.T) {
 	thief.setCookie(headerToken)
 	assert.Empty(t, thief.get("/whoami").body, "a header token in a cookie is no session")
 	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, bearer(cookieToken)).body, "a cookie token in a header is no session")
+	resp := browser.get("/api/whoami")
+	assert.Empty(t, resp.body, "an API route does not read the cookie")
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
 
 	// A request with both: the header alone decides, and the cookie
 	// session is left alone.
-	resp := browser.send(http.MethodPost, "/api/cart", url.Values{"item": {"mixed"}}, bearer(headerToken))
+	resp = browser.send(http.MethodPost, "/api/cart", url.Values{"item": {"mixed"}}, bearer(headerToken))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Empty(t, resp.Header.Values("Set-Cookie"))
 	assert.Equal(t, "mixed", api.send(http.MethodGet, "/get?k=cart", nil, bearer(headerToken)).body)
 	assert.Equal(t, http.StatusNotFound, browser.get("/get?k=cart").StatusCode, "the cookie session did not change")
 	assert.Equal(t, "bob", browser.get("/whoami").body)
+	assert.Equal(t, cookieToken, browser.cookie())
 	assert.Contains(t, a.logs.String(), "session token presented in the wrong place")
 }
 
@@ -169,27 +217,11 @@ func TestBasicAuthorizationLeavesTheCookieSessionAlone(t *testing.T) {
 	browser.get("/login?u=bob")
 	resp := browser.send(http.MethodGet, "/whoami", nil, http.Header{"Authorization": {"Basic Ym9iOnNlY3JldA=="}})
 	assert.Equal(t, "bob", resp.body, "a site behind HTTP Basic still has its cookie sessions")
-}
-
-// IssueToken on a browser's request mints a header session from it and
-// leaves the browser's own session alone: one session is never both.
-func TestIssueTokenOnACookieRequestLeavesTheCookieSessionAlone(t *testing.T) {
-	a := newAPIApp(t, "Authorization")
-	browser := a.client()
-	browser.get("/set?k=v")
-	old := browser.cookie()
-	token := browser.get("/api/token")
-	require.Equal(t, http.StatusOK, token.StatusCode, token.body)
-	assert.Nil(t, token.sessionCookie(), "the browser's cookie is neither replaced nor expired")
-	assert.NotEqual(t, old, token.body, "a session of its own")
-	assert.Equal(t, "no-store", token.Header.Get("Cache-Control"), "the body holds a secret")
-
-	assert.Equal(t, "v", browser.get("/get?k=k").body, "the browser's session goes on")
-	api := a.apiClient()
-	assert.Equal(t, "v", api.send(http.MethodGet, "/get?k=k", nil, bearer(token.body)).body, "the data came along")
-	api.send(http.MethodPost, "/api/cart", url.Values{"item": {"pen"}}, bearer(token.body))
-	assert.Equal(t, http.StatusNotFound, browser.get("/get?k=cart").StatusCode, "two sessions from here on")
-	assert.Len(t, a.rows(), 2)
+	resp = browser.send(http.MethodGet, "/set?seen=1", nil, http.Header{"Authorization": {"Basic Ym9iOnNlY3JldA=="}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "1", browser.get("/get?k=seen").body, "and can change it")
+	assert.Len(t, a.cookieRows(), 1)
+	assert.Len(t, a.rows(), 1, "no header session was made of it")
 }
 
 func TestRenewingAHeaderSessionHandsOutTheNewToken(t *testing.T) {
@@ -225,13 +257,24 @@ func TestTheDevicesPageListsCookieAndHeaderSessions(t *testing.T) {
 	assert.Equal(t, int64(2), n)
 }
 
+// A write on an API route with a token that names no session, or with
+// none at all, would make a session nobody can present: refused with 401,
+// and no row.
 func TestANewSessionOnAHeaderRequestWithoutIssueTokenIsRefused(t *testing.T) {
-	a := newAPIApp(t, "Authorization")
 	unknown, _ := newToken()
-	resp := a.apiClient().send(http.MethodPost, "/api/cart", url.Values{"item": {"lost"}}, bearer(unknown))
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	assert.Contains(t, a.logs.String(), ErrTokenNotIssued.Error())
-	assert.Empty(t, a.rows(), "no row that nobody could reach")
+	for name, header := range map[string]http.Header{
+		"unknown bearer token": bearer(unknown),
+		"no token at all":      nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newAPIApp(t, "Authorization")
+			resp := a.apiClient().send(http.MethodPost, "/api/cart", url.Values{"item": {"lost"}}, header)
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, resp.body)
+			assert.Empty(t, resp.Header.Values("Set-Cookie"))
+			assert.Contains(t, a.logs.String(), ErrTokenNotIssued.Error())
+			assert.Empty(t, a.rows(), "no row that nobody could reach")
+		})
+	}
 }
 
 func TestIssueTokenWithoutATokenHeaderPanicsWithTheFix(t *testing.T) {
@@ -275,8 +318,10 @@ func TestNewSessionRecordsTheClientWhenTheStoreDoes(t *testing.T) {
 // the response began still slides its expiry, and can still sign in under
 // a new token, which goes back in the body.
 func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
-	a := newApp(t, func(r *gin.Engine) {
-		r.GET("/api/token", func(c *gin.Context) {
+	var a *app
+	a = newApp(t, func(r *gin.Engine) {
+		api := r.Group("/api", apiHandler(&a))
+		api.GET("/token", func(c *gin.Context) {
 			token, err := Default(c).IssueToken()
 			if err != nil {
 				c.String(http.StatusInternalServerError, err.Error())
@@ -284,13 +329,13 @@ func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
 			}
 			c.String(http.StatusOK, token)
 		})
-		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
-		r.GET("/stream-whoami", func(c *gin.Context) {
+		api.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+		api.GET("/stream-whoami", func(c *gin.Context) {
 			c.String(http.StatusOK, "streaming;")
 			c.Writer.Flush()
 			c.String(http.StatusOK, Default(c).UserID())
 		})
-		r.POST("/stream-login", func(c *gin.Context) {
+		api.POST("/stream-login", func(c *gin.Context) {
 			user := c.PostForm("u") // net/http may close the body once the response starts
 			c.String(http.StatusOK, "streaming;")
 			c.Writer.Flush()
@@ -308,18 +353,18 @@ func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
 	anon := api.get("/api/token").body
 	require.Len(t, anon, tokenLen)
 
-	resp := api.send(http.MethodPost, "/stream-login", url.Values{"u": {"alice"}}, bearer(anon))
+	resp := api.send(http.MethodPost, "/api/stream-login", url.Values{"u": {"alice"}}, bearer(anon))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	token, ok := strings.CutPrefix(resp.body, "streaming;")
 	require.True(t, ok, resp.body)
 	require.Len(t, token, tokenLen, "a new token in the body: %s", resp.body)
 	assert.NotEqual(t, anon, token)
-	assert.Equal(t, "alice", api.send(http.MethodGet, "/whoami", nil, bearer(token)).body)
-	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, bearer(anon)).body, "the anonymous token is dead")
+	assert.Equal(t, "alice", api.send(http.MethodGet, "/api/whoami", nil, bearer(token)).body)
+	assert.Empty(t, api.send(http.MethodGet, "/api/whoami", nil, bearer(anon)).body, "the anonymous token is dead")
 	assert.Empty(t, a.errors())
 
 	a.clock.Advance(3 * 24 * time.Hour) // past a tenth of the two weeks
-	resp = api.send(http.MethodGet, "/stream-whoami", nil, bearer(token))
+	resp = api.send(http.MethodGet, "/api/stream-whoami", nil, bearer(token))
 	assert.Equal(t, "streaming;alice", resp.body)
 	rows := a.rows()
 	require.Len(t, rows, 1)
@@ -333,10 +378,14 @@ func TestTheResponseThatIssuesATokenIsNotCached(t *testing.T) {
 	for _, header := range []string{"Authorization", "X-Session-Token"} {
 		t.Run(header, func(t *testing.T) {
 			a := newAPIApp(t, header)
-			resp := a.apiClient().get("/api/token") // the route of header_test.go
+			resp := a.apiClient().get("/api/token")
 			require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
 			require.Len(t, resp.body, tokenLen, "the token is in the body")
 			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "headers: %v", resp.Header)
+
+			resp = a.apiClient().post("/api/login", url.Values{"u": {"alice"}}, nil)
+			tokenOf(t, resp)
+			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "a login's too: %v", resp.Header)
 		})
 	}
 }
@@ -358,221 +407,41 @@ func TestAHeaderTokenAmongTheCookiesDoesNotHideTheCookieSession(t *testing.T) {
 	assert.Equal(t, "bob", resp.body, "the live cookie session of the right kind is ignored")
 }
 
-// A cookie's token in the header is no session, not even to a Destroy
-// that runs before anything read the session.
+// A cookie session is out of reach of a header request: a cookie's token
+// in the header is no session, not even to a Destroy that runs before
+// anything read the session, and on an API route the cookie itself is
+// never read.
 func TestAHeaderRequestCannotDestroyACookieSession(t *testing.T) {
-	a := newAPIApp(t, "Authorization")
-	browser := a.client()
-	require.Equal(t, "hello bob", browser.get("/login?u=bob").body)
-	cookieToken := browser.cookie()
+	for _, tc := range []struct {
+		name   string
+		logout func(browser *client, cookieToken string) response
+	}{
+		{"the cookie's token as a bearer token", func(browser *client, cookieToken string) response {
+			return browser.a.apiClient().send(http.MethodPost, "/api/logout", nil, bearer(cookieToken))
+		}},
+		{"the cookie itself on an API route", func(browser *client, _ string) response {
+			return browser.post("/api/logout", nil, nil)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAPIApp(t, "Authorization")
+			browser := a.client()
+			require.Equal(t, "hello bob", browser.get("/login?u=bob").body)
+			cookieToken := browser.cookie()
 
-	resp := a.apiClient().send(http.MethodPost, "/api/logout", nil, bearer(cookieToken))
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "bob", browser.get("/whoami").body, "a cookie token in a header was no session, yet it was destroyed")
-}
-
-// An API login left outside CSRF, reached by a form forged where
-// SameSite=Lax still sends the cookie (a sibling subdomain): IssueToken
-// mints the attacker a header session of their own and leaves the
-// victim's cookie session, its user and its data, as they were.
-func TestAForgedFormCannotTakeOverTheVictimsCookieSession(t *testing.T) {
-	var a *app
-	a = newApp(t, func(r *gin.Engine) {
-		deviceRoutes(&a)(r)
-		r.POST("/api/login", func(c *gin.Context) { // outside CSRF, as the README says
-			s := Default(c)
-			s.Login(c.PostForm("u")) // the attacker's own, valid credentials
-			token, err := s.IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			c.JSON(http.StatusOK, gin.H{"token": token})
+			resp := tc.logout(browser, cookieToken)
+			require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "no cookie expired")
+			assert.Equal(t, cookieToken, browser.cookie())
+			assert.Equal(t, "bob", browser.get("/whoami").body, "the cookie session was destroyed by a header request")
 		})
-	}, WithTokenHeader("Authorization"))
-	victim := a.client()
-	require.Equal(t, "hello alice", victim.get("/login?u=alice").body)
-	victim.get("/set?draft=alice's+unsent+message")
-
-	// A sibling subdomain's auto-submitting form; the browser adds the cookie.
-	victim.send(http.MethodPost, "/api/login", url.Values{"u": {"mallory"}},
-		http.Header{"Origin": {"https://evil.example.com"}, "Sec-Fetch-Site": {"same-site"}})
-	assert.Equal(t, "alice", victim.get("/whoami").body, "the victim is still signed in as herself")
-	assert.Equal(t, "alice's unsent message", victim.get("/get?k=draft").body)
-	infos, err := a.store.UserSessions(context.Background(), "alice")
-	require.NoError(t, err)
-	require.Len(t, infos, 1, "the victim's one session")
-	assert.False(t, infos[0].Header, "still a cookie session")
-	for _, m := range a.rows() {
-		if m.UserID == "mallory" {
-			assert.NotContains(t, m.Data, "unsent", "nothing of the victim's went to the attacker's session")
-		}
 	}
-}
-
-// The layout README recommends: the API's login before CSRF, every other
-// route after it. An API client logs in and works; a form forged from a
-// sibling subdomain reaches nothing with the victim's cookie.
-func TestTheRecommendedAPILayoutKeepsForgedFormsOut(t *testing.T) {
-	a := newApp(t, func(r *gin.Engine) {
-		r.POST("/api/login", func(c *gin.Context) {
-			s := Default(c)
-			s.Login(c.PostForm("u"))
-			token, err := s.IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			c.String(http.StatusOK, token)
-		})
-		r.Use(CSRF())
-		r.GET("/login", func(c *gin.Context) { Default(c).Login(c.Query("u")); Default(c).Set("cart", "tea") })
-		r.GET("/get", func(c *gin.Context) { v, _ := Get[string](Default(c), c.Query("k")); c.String(http.StatusOK, v) })
-		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
-		r.POST("/api/cart", func(c *gin.Context) {
-			Default(c).Set("cart", c.PostForm("item"))
-			c.String(http.StatusOK, "added")
-		})
-		r.POST("/api/logout", func(c *gin.Context) { Default(c).Destroy(); c.String(http.StatusOK, "bye") })
-	}, WithTokenHeader("Authorization"))
-
-	api := a.apiClient()
-	resp := api.post("/api/login", url.Values{"u": {"bob"}}, nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
-	token := resp.body
-	require.Equal(t, http.StatusOK, api.post("/api/cart", url.Values{"item": {"pen"}}, bearer(token)).StatusCode)
-	assert.Equal(t, "pen", api.send(http.MethodGet, "/get?k=cart", nil, bearer(token)).body)
-
-	victim := a.client()
-	victim.get("/login?u=alice")
-	require.Equal(t, "alice", victim.get("/whoami").body)
-	forged := http.Header{"Origin": {"https://evil.example.com"}, "Sec-Fetch-Site": {"same-site"}}
-	assert.Equal(t, http.StatusForbidden, victim.post("/api/cart", url.Values{"item": {"attacker's item"}}, forged).StatusCode)
-	assert.Equal(t, http.StatusForbidden, victim.post("/api/logout", nil, forged).StatusCode)
-	assert.Equal(t, http.StatusOK, victim.post("/api/login", url.Values{"u": {"mallory"}}, forged).StatusCode)
-	assert.Equal(t, "tea", victim.get("/get?k=cart").body)
-	assert.Equal(t, "alice", victim.get("/whoami").body, "still herself")
-}
-
-// A web page that mints an API token from the browser's signed-in session
-// (no Login of its own) must not mint one for a session that was revoked
-// while the request ran: DestroyUser after a password change, or a logout.
-func TestIssueTokenFromARevokedCookieSessionMintsNothing(t *testing.T) {
-	g := newGate()
-	var a *app
-	a = newApp(t, func(r *gin.Engine) {
-		deviceRoutes(&a)(r)
-		r.GET("/api/slow-token", gated(g, func(c *gin.Context, s *Session) {
-			token, err := s.IssueToken()
-			if err != nil {
-				c.String(http.StatusConflict, "refused: %v", err)
-				return
-			}
-			c.String(http.StatusOK, token)
-		}))
-	}, WithTokenHeader("Authorization"))
-	browser := a.client()
-	require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
-
-	wait := startSlow(browser, g, "/api/slow-token")
-	n, err := a.store.DestroyUser(t.Context(), "alice") // password changed: sign out everywhere
-	require.NoError(t, err)
-	require.EqualValues(t, 1, n)
-	slow := wait()
-
-	infos, err := a.store.UserSessions(t.Context(), "alice")
-	require.NoError(t, err)
-	assert.Empty(t, infos, "a revoked session came back as a header session (response %d %q)", slow.StatusCode, slow.body)
-	assert.NotEqual(t, http.StatusOK, slow.StatusCode, "a token was handed out for a revoked session")
-}
-
-// loginSaveAndIssueToken is a web sign-in that saves (to check the error)
-// before it mints an API token for its page, calling hold before it
-// answers.
-func loginSaveAndIssueToken(hold func()) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		s := Default(c)
-		s.Login(c.Query("u"))
-		if err := s.Save(); err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		token, err := s.IssueToken()
-		if err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		hold()
-		c.String(http.StatusOK, token)
-	}
-}
-
-// A web sign-in that saves (to check the error) before it mints an API
-// token for its page: the cookie session was already renewed in the table,
-// so the response must carry its new cookie, or the browser is left with a
-// dead one and a signed-in session nobody holds sits on the devices page.
-func TestIssueTokenAfterASavedLoginKeepsTheBrowsersSession(t *testing.T) {
-	var a *app
-	a = newApp(t, func(r *gin.Engine) {
-		deviceRoutes(&a)(r)
-		r.GET("/web-login-with-token", loginSaveAndIssueToken(func() {}))
-	}, WithTokenHeader("Authorization"))
-	browser := a.client()
-	browser.get("/set?cart=tea")
-	require.Equal(t, "tea", browser.get("/get?k=cart").body)
-
-	resp := browser.get("/web-login-with-token?u=alice")
-	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
-
-	assert.Equal(t, "tea", browser.get("/get?k=cart").body, "the browser's session was lost: its cookie names an ID the save renewed away")
-	infos, err := a.store.UserSessions(t.Context(), "alice")
-	require.NoError(t, err)
-	for _, info := range infos {
-		if !info.Header {
-			assert.Equal(t, "alice", browser.get("/whoami").body, "a signed-in cookie session exists whose token no browser holds")
-		}
-	}
-}
-
-// A logout wins over a renewal still in flight (SECURITY.md) for header
-// sessions too: the logout with the old token also deletes the row the
-// renewal moved, instead of answering "bye" while the session lives on.
-func TestHeaderLogoutWinsOverARenewalStillInFlight(t *testing.T) {
-	g := newGate()
-	var a *app
-	a = newApp(t, func(r *gin.Engine) {
-		apiRoutes(&a)(r)
-		r.POST("/api/slow-login", func(c *gin.Context) {
-			s := Default(c)
-			s.Login("alice")
-			token, err := s.IssueToken() // saves: the row moves to the new ID
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			g.Hold()
-			c.String(http.StatusOK, token)
-		})
-	}, WithTokenHeader("Authorization"))
-	api := a.apiClient()
-	old := api.get("/api/token").body
-	require.Len(t, old, tokenLen)
-
-	wait := testkit.Start(g, func() response { return api.send(http.MethodPost, "/api/slow-login", nil, bearer(old)) })
-	logout := a.apiClient().send(http.MethodPost, "/api/logout", nil, bearer(old))
-	require.Equal(t, http.StatusOK, logout.StatusCode)
-	renewed := wait()
-	require.Equal(t, http.StatusOK, renewed.StatusCode, renewed.body)
-
-	assert.Empty(t, a.apiClient().send(http.MethodGet, "/whoami", nil, bearer(renewed.body)).body,
-		"the logout answered bye, yet the session lives on under the renewed token")
-	assert.Empty(t, a.rows())
 }
 
 // The mirror of TestAHeaderRequestCannotDestroyACookieSession: a header
 // session's token in a cookie is no session (README: "A token works only
-// the way it was issued"), yet a Destroy that runs before anything read
-// the session deletes it.
+// the way it was issued"), not even to a Destroy that runs before anything
+// read the session.
 func TestACookieRequestCannotDestroyAHeaderSession(t *testing.T) {
 	a := newAPIApp(t, "Authorization")
 	api := a.apiClient()
@@ -587,11 +456,102 @@ func TestACookieRequestCannotDestroyAHeaderSession(t *testing.T) {
 		"a header token in a cookie was no session, yet it was destroyed")
 }
 
-// A logout after the headers went out that then mints an API token: the
-// browser's cookie could not be expired, and c.Errors should say so.
-// commitLate turns every leftCookie into cookieSet, so it reports "cookie
-// of a saved session" for a destroyed one (the previous commit said
-// "destroyed session's cookie not expired").
+// A logout wins over a renewal still in flight (SECURITY.md) for header
+// sessions too: the logout with the old token also deletes the row the
+// renewal moved, instead of answering "bye" while the session lives on.
+func TestHeaderLogoutWinsOverARenewalStillInFlight(t *testing.T) {
+	g := newGate()
+	var a *app
+	a = newApp(t, apiRoutes(&a, func(api *gin.RouterGroup) {
+		api.POST("/slow-login", func(c *gin.Context) {
+			s := Default(c)
+			s.Login("alice")
+			token, err := s.IssueToken() // saves: the row moves to the new ID
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			g.Hold()
+			c.String(http.StatusOK, token)
+		})
+	}), WithTokenHeader("Authorization"))
+	api := a.apiClient()
+	old := api.get("/api/token").body
+	require.Len(t, old, tokenLen)
+
+	wait := testkit.Start(g, func() response { return api.send(http.MethodPost, "/api/slow-login", nil, bearer(old)) })
+	logout := a.apiClient().send(http.MethodPost, "/api/logout", nil, bearer(old))
+	require.Equal(t, http.StatusOK, logout.StatusCode)
+	renewed := wait()
+	require.Equal(t, http.StatusOK, renewed.StatusCode, renewed.body)
+
+	assert.Empty(t, a.apiClient().send(http.MethodGet, "/api/whoami", nil, bearer(renewed.body)).body,
+		"the logout answered bye, yet the session lives on under the renewed token")
+	assert.Empty(t, a.rows())
+}
+
+// A request in flight on a session revoked meanwhile (DestroyUser after a
+// password change) cannot bring it back, of either kind, even when it
+// signs in again itself: it fails with ErrSessionInterrupted, and no row
+// inherits the revoked one's values.
+func TestASignInOnARevokedSessionDoesNotReviveIt(t *testing.T) {
+	for _, header := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cookie, Login and Save", true: "header, Login and IssueToken"}[header], func(t *testing.T) {
+			g := newGate()
+			var a *app
+			relogin := gated(g, func(c *gin.Context, s *Session) {
+				s.Login("alice") // "confirm your password", checked before the change
+				var token string
+				var err error
+				if header {
+					token, err = s.IssueToken()
+				} else {
+					err = s.Save()
+				}
+				if err != nil {
+					c.String(http.StatusConflict, "refused: %v", err)
+					return
+				}
+				c.String(http.StatusOK, "ok %s", token)
+			})
+			a = newApp(t, func(r *gin.Engine) {
+				apiRoutes(&a, func(api *gin.RouterGroup) {
+					api.POST("/slow-relogin", relogin)
+					api.POST("/set-mfa", func(c *gin.Context) { Default(c).Set("mfa", "passed") })
+				})(r)
+				r.GET("/slow-relogin", relogin)
+			}, WithTokenHeader("Authorization"))
+
+			var wait func() response
+			if header {
+				api := a.apiClient()
+				token := tokenOf(t, api.post("/api/login", url.Values{"u": {"alice"}}, nil))
+				require.Equal(t, http.StatusOK, api.post("/api/set-mfa", nil, bearer(token)).StatusCode)
+				wait = testkit.Start(g, func() response { return api.post("/api/slow-relogin", nil, bearer(token)) })
+			} else {
+				browser := a.client()
+				require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
+				browser.get("/set?mfa=passed")
+				wait = startSlow(browser, g, "/slow-relogin")
+			}
+			n, err := a.store.DestroyUser(t.Context(), "alice") // password changed
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n)
+			slow := wait()
+
+			assert.Equal(t, http.StatusConflict, slow.StatusCode, "the in-flight request's save should fail: %s", slow.body)
+			assert.Contains(t, slow.body, ErrSessionInterrupted.Error())
+			for _, m := range a.rows() {
+				assert.NotContains(t, m.Data, "passed", "the revoked session's values came back (header=%v)", m.Flags&flagHeader != 0)
+			}
+		})
+	}
+}
+
+// A logout after the headers went out could not expire the browser's
+// cookie, and c.Errors says so; an IssueToken after it on this cookie
+// request changes nothing of that (commitLate once reported "cookie of a
+// saved session" for a destroyed one).
 func TestLateLogoutBeforeIssueTokenReportsTheUnexpiredCookie(t *testing.T) {
 	var a *app
 	a = newApp(t, func(r *gin.Engine) {
@@ -613,89 +573,222 @@ func TestLateLogoutBeforeIssueTokenReportsTheUnexpiredCookie(t *testing.T) {
 	require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
 	resp := browser.get("/stream-logout-token")
 	require.True(t, strings.HasPrefix(resp.body, "streaming;"), resp.body)
+	assert.Contains(t, resp.body, ErrNotHeaderRequest.Error())
 
 	errs := strings.Join(a.errors(), "\n")
 	assert.Contains(t, errs, "destroyed session's cookie not expired")
 	assert.NotContains(t, errs, "cookie of a saved session", "no cookie session was saved")
+	assert.Empty(t, a.rows(), "the logout went through, and no header session came of it")
 }
 
-// A logout wins over a renewal still in flight (SECURITY.md), also when
-// the renewing request is a web sign-in that saves and then mints an API
-// token: the cookie session's renewal ends with the request, not inside
-// IssueToken, so a logout from another tab with the old cookie deletes
-// the renewed row.
-func TestCookieLogoutWinsOverASavedLoginThatThenIssuesAToken(t *testing.T) {
-	g := newGate()
-	var a *app
-	a = newApp(t, func(r *gin.Engine) {
-		deviceRoutes(&a)(r)
-		r.GET("/slow-web-login-with-token", loginSaveAndIssueToken(g.Hold))
-	}, WithTokenHeader("Authorization"))
-	browser := a.client()
-	browser.get("/set?cart=tea")
-	old := browser.cookie()
-	require.NotEmpty(t, old)
-
-	wait := startSlow(browser, g, "/slow-web-login-with-token?u=alice")
-	otherTab := a.client()
-	otherTab.setCookie(old)
-	require.Equal(t, "bye", otherTab.get("/destroy").body)
-	resp := wait()
-	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
-
-	assert.NotEqual(t, old, browser.cookie(), "the browser got the renewed cookie")
-	assert.Empty(t, browser.get("/whoami").body,
-		"the logout answered bye, yet the browser is signed in under the renewed cookie")
-	infos, err := a.store.UserSessions(t.Context(), "alice")
-	require.NoError(t, err)
-	for _, info := range infos {
-		assert.True(t, info.Header, "a cookie session outlived the logout that raced its renewal")
+// forgeableAPILogin is the API login of the HIGH finding: it signs in,
+// saves, maybe does more (then), and issues a token, ignoring every error
+// as hurried code does.
+func forgeableAPILogin(then func(s *Session)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		s := Default(c)
+		s.Login(c.PostForm("u")) // the attacker's own, valid credentials
+		_ = s.Save()
+		then(s)
+		token, _ := s.IssueToken()
+		c.JSON(http.StatusOK, gin.H{"token": token})
 	}
 }
 
-// A request in flight on a session revoked meanwhile (DestroyUser after a
-// password change) cannot bring it back, with or without IssueToken, even
-// when it signs in again itself: it fails with ErrSessionInterrupted, and
-// no header session inherits the revoked one's values.
-func TestIssueTokenAfterLoginDoesNotReviveARevokedSession(t *testing.T) {
-	for _, issue := range []bool{false, true} {
-		t.Run(map[bool]string{false: "cookie", true: "IssueToken"}[issue], func(t *testing.T) {
-			g := newGate()
+// The HIGH finding: an API login registered before CSRF (as the README
+// said to, since an API client has no CSRF token) that calls Login and
+// Save, and maybe DestroyOthers or RenewID, before IssueToken. In the old
+// design a request without Authorization was a cookie request wherever its
+// route was, so a form forged from another site reached that login as a
+// cookie request: Login and Save wrote a cookie session and sent its
+// Set-Cookie (login CSRF: the victim's browser signed in as the attacker),
+// and a victim's browser, sending her cookie along, had her own cookie
+// session renewed into the attacker's and its values dropped, before
+// IssueToken could detach anything. Now the route is under APIHandler: the
+// request is a header request, its cookie is never read and no cookie is
+// ever set.
+func TestAForgedFormToAnAPILoginReachesNoCookieSession(t *testing.T) {
+	forged := http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
+	// From a sibling subdomain, where SameSite=Lax still sends the cookie.
+	sibling := http.Header{"Origin": {"https://evil.example.com"}, "Sec-Fetch-Site": {"same-site"}}
+	for _, variant := range []struct {
+		name string
+		then func(s *Session)
+	}{
+		{"Login, Save, IssueToken", func(*Session) {}},
+		{"Login, Save, DestroyOthers, IssueToken", func(s *Session) { _, _ = s.DestroyOthers() }},
+		{"Login, Save, RenewID, IssueToken", func(s *Session) { s.RenewID() }},
+	} {
+		setup := func(t *testing.T) *app {
+			var a *app
+			a = newApp(t, func(r *gin.Engine) {
+				r.Group("/api", apiHandler(&a)).POST("/login", forgeableAPILogin(variant.then))
+				r.Use(CSRF())
+				deviceRoutes(&a)(r)
+			}, WithTokenHeader("Authorization"))
+			return a
+		}
+		t.Run(variant.name+"/cookieless cross-site form", func(t *testing.T) {
+			a := setup(t)
+			browser := a.client()
+			resp := browser.post("/api/login", url.Values{"u": {"mallory"}}, forged)
+			require.Less(t, resp.StatusCode, 500, resp.body)
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the forged login set a cookie")
+			assert.Empty(t, browser.cookie())
+			assert.Empty(t, browser.get("/whoami").body, "the browser is signed in as the attacker")
+			assert.Empty(t, a.cookieRows(), "a cookie session was made")
+		})
+		t.Run(variant.name+"/signed-in victim's browser", func(t *testing.T) {
+			a := setup(t)
+			other := a.client() // the victim's other device
+			require.Equal(t, "hello alice", other.get("/login?u=alice").body)
+			victim := a.client()
+			require.Equal(t, "hello alice", victim.get("/login?u=alice").body)
+			victim.get("/set?draft=alice's+unsent+message")
+			cookie := victim.cookie()
+			id, ok := parseToken(cookie)
+			require.True(t, ok)
+			before, ok := a.rowByID(id)
+			require.True(t, ok)
+
+			resp := victim.post("/api/login", url.Values{"u": {"mallory"}}, sibling)
+			require.Less(t, resp.StatusCode, 500, resp.body)
+
+			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the forged login set a cookie")
+			assert.Equal(t, cookie, victim.cookie(), "the victim's cookie changed")
+			after, ok := a.rowByID(id)
+			if assert.True(t, ok, "the victim's row is gone") {
+				assert.Equal(t, before, after, "the victim's row changed")
+			}
+			assert.Equal(t, "alice", victim.get("/whoami").body, "the victim is still signed in as herself")
+			assert.Equal(t, "alice's unsent message", victim.get("/get?k=draft").body)
+			assert.Equal(t, "alice", other.get("/whoami").body, "her other device is still signed in")
+			infos, err := a.store.UserSessions(t.Context(), "alice")
+			require.NoError(t, err)
+			assert.Len(t, infos, 2, "her two cookie sessions")
+			for _, m := range a.rows() {
+				if m.UserID == "mallory" {
+					assert.NotEqual(t, 0, m.Flags&flagHeader, "the attacker got a cookie session")
+					assert.NotContains(t, m.Data, "unsent", "nothing of the victim's went to the attacker's session")
+				}
+			}
+		})
+	}
+}
+
+// webTokenResult is what the /web-token route of
+// TestIssueTokenOnACookieRequestFailsAndChangesNothing saw.
+type webTokenResult struct {
+	Token       string
+	Err         string
+	NotHeader   bool
+	IssueWrites []string // statements IssueToken ran that write
+}
+
+// IssueToken on a cookie request (a browser's page, not under APIHandler)
+// fails with ErrNotHeaderRequest and does nothing: no statement that
+// writes, no header row, no token, no Cache-Control: no-store; whatever
+// the handler did before, the response and the table are what those calls
+// alone make of the cookie session. In the old design IssueToken detached
+// a header session from the browser's (an INSERT, a token in the body) and
+// after a saved Login even left the browser's cookie naming an ID the
+// save had renewed away.
+func TestIssueTokenOnACookieRequestFailsAndChangesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start string // the browser's state before: "", "cart", or "alice" (signed in)
+		steps string // what the handler does before IssueToken
+		// wantCookie: the response sets the session cookie (the handler's
+		// own calls warrant it); wantUser: whom the browser is then.
+		wantCookie bool
+		wantUser   string
+		wantRows   int
+	}{
+		{name: "new visitor", start: "", steps: "", wantRows: 0},
+		{name: "anonymous session", start: "cart", steps: "", wantRows: 1},
+		{name: "signed-in session", start: "alice", steps: "", wantUser: "alice", wantRows: 2},
+		{name: "Login", start: "cart", steps: "login", wantCookie: true, wantUser: "alice", wantRows: 1},
+		{name: "Login, Save", start: "cart", steps: "login,save", wantCookie: true, wantUser: "alice", wantRows: 1},
+		{name: "RenewID", start: "alice", steps: "renew", wantCookie: true, wantUser: "alice", wantRows: 2},
+		{name: "DestroyOthers", start: "alice", steps: "others", wantUser: "alice", wantRows: 1},
+		{name: "Login, Save, RenewID", start: "cart", steps: "login,save,renew", wantCookie: true, wantUser: "alice", wantRows: 1},
+		{name: "Login, Save, DestroyOthers", start: "alice", steps: "login,save,others", wantCookie: true, wantUser: "alice", wantRows: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			var a *app
 			a = newApp(t, func(r *gin.Engine) {
 				deviceRoutes(&a)(r)
-				r.GET("/slow-relogin", gated(g, func(c *gin.Context, s *Session) {
-					s.Login("alice") // "confirm your password", checked before the change
-					if !issue {
-						if err := s.Save(); err != nil {
-							c.String(http.StatusConflict, "refused: %v", err)
-							return
+				r.GET("/web-token", func(c *gin.Context) {
+					s := Default(c)
+					for step := range strings.SplitSeq(c.Query("steps"), ",") {
+						switch step {
+						case "login":
+							s.Login("alice")
+						case "save":
+							if err := s.Save(); err != nil {
+								c.String(http.StatusInternalServerError, err.Error())
+								return
+							}
+						case "renew":
+							s.RenewID()
+						case "others":
+							if _, err := s.DestroyOthers(); err != nil {
+								c.String(http.StatusInternalServerError, err.Error())
+								return
+							}
 						}
-						c.String(http.StatusOK, "ok")
-						return
 					}
+					_ = s.Keys()
+					(*a).rec.Take()
 					token, err := s.IssueToken()
-					if err != nil {
-						c.String(http.StatusConflict, "refused: %v", err)
-						return
+					var out webTokenResult
+					for _, k := range kinds((*a).rec.Take()) {
+						if k != "SELECT" {
+							out.IssueWrites = append(out.IssueWrites, k)
+						}
 					}
-					c.String(http.StatusOK, token)
-				}))
+					out.Token = token
+					if err != nil {
+						out.Err, out.NotHeader = err.Error(), errors.Is(err, ErrNotHeaderRequest)
+					}
+					c.JSON(http.StatusOK, out)
+				})
 			}, WithTokenHeader("Authorization"))
 			browser := a.client()
-			require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
-			browser.get("/set?mfa=passed")
-
-			wait := startSlow(browser, g, "/slow-relogin")
-			n, err := a.store.DestroyUser(t.Context(), "alice") // password changed
-			require.NoError(t, err)
-			require.EqualValues(t, 1, n)
-			slow := wait()
-
-			assert.Equal(t, http.StatusConflict, slow.StatusCode, "the in-flight request's save should fail: %s", slow.body)
-			for _, m := range a.rows() {
-				assert.NotContains(t, m.Data, "passed", "the revoked session's values came back (header=%v)", m.Flags&flagHeader != 0)
+			switch tc.start {
+			case "cart":
+				browser.get("/set?cart=tea")
+			case "alice":
+				a.client().get("/login?u=alice") // another device, for DestroyOthers
+				browser.get("/login?u=alice")
+				browser.get("/set?cart=tea")
 			}
+			before := browser.cookie()
+
+			resp := browser.get("/web-token?steps=" + tc.steps)
+			require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+			var out webTokenResult
+			require.NoError(t, json.Unmarshal([]byte(resp.body), &out), resp.body)
+			assert.True(t, out.NotHeader, "IssueToken on a cookie request: %q", out.Err)
+			assert.Empty(t, out.Token)
+			assert.Empty(t, out.IssueWrites, "IssueToken wrote")
+			assert.NotEqual(t, "no-store", resp.Header.Get("Cache-Control"), "no token in the body")
+
+			ck := resp.sessionCookie()
+			if tc.wantCookie {
+				require.NotNil(t, ck, "the handler's own change needs its cookie")
+				assert.NotEqual(t, before, ck.Value)
+				assert.Positive(t, ck.MaxAge)
+			} else {
+				assert.Nil(t, ck, "IssueToken set a cookie")
+				assert.Equal(t, before, browser.cookie())
+			}
+			assert.Equal(t, tc.wantUser, browser.get("/whoami").body)
+			if tc.start != "" {
+				assert.Equal(t, "tea", browser.get("/get?k=cart").body, "the browser's session goes on")
+			}
+			assert.Len(t, a.rows(), tc.wantRows)
+			assert.Len(t, a.cookieRows(), tc.wantRows, "a header session was made")
 		})
 	}
 }

@@ -164,3 +164,51 @@ func TestSignInRetiresTheAnonymousCSRFSecret(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, cl.post("/transfer", url.Values{CSRFField: {before}}, nil).StatusCode)
 	assert.Equal(t, http.StatusOK, cl.post("/transfer", url.Values{CSRFField: {after}}, nil).StatusCode)
 }
+
+// An API route's requests are header requests from the first handler on,
+// so a CSRF installed for the whole router lets the API's login through
+// without an exemption, and nothing there reaches a browser's session.
+func TestAnAPIRouteIsAHeaderRequestBeforeAnyHandlerRuns(t *testing.T) {
+	a := newApp(t, func(*gin.Engine) {}, WithTokenHeader("Authorization"))
+	{ // the routes, once the store exists
+		r := a.engine
+		r.Use(CSRF())
+		basicRoutes(r)
+		r.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+		api := r.Group("/api", a.store.APIHandler())
+		api.POST("/login", func(c *gin.Context) {
+			s := Default(c)
+			s.Login(c.PostForm("u"))
+			require.NoError(t, s.Save())
+			token, err := s.IssueToken()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.String(http.StatusOK, token)
+		})
+		api.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+	}
+
+	app := a.apiClient()
+	resp := app.send(http.MethodPost, "/api/login", url.Values{"u": {"alice"}}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	assert.Equal(t, "alice", app.send(http.MethodGet, "/api/whoami", nil, bearer(resp.body)).body)
+
+	// The victim's browser, signed in, posts a form forged from another
+	// site to the API's login: it carries her cookie, which nobody reads.
+	victim := a.client()
+	victim.get("/set?cart=1")
+	cookie := victim.cookie()
+	before := a.rows()
+	forged := victim.send(http.MethodPost, "/api/login", url.Values{"u": {"mallory"}},
+		http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}})
+	assert.Empty(t, forged.Header.Values("Set-Cookie"), "no cookie session is signed in or out")
+	assert.Equal(t, cookie, victim.cookie())
+	after := a.rows()
+	require.Len(t, after, len(before)+1, "only a header session of the attacker's")
+	assert.Equal(t, before[len(before)-1], after[len(before)-1], "her row is untouched")
+	assert.Equal(t, "", victim.get("/whoami").body)
+}

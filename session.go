@@ -370,7 +370,8 @@ func (s *Session) Destroy() {
 // reports what went wrong. Most handlers never need it; call it before
 // streaming a response if the session may still change, or to handle a save
 // error yourself (the error handler then stays out of it). Save is cheap when
-// nothing changed.
+// nothing changed. A new session on a header request is created by
+// IssueToken, which hands out its token: Save before it saves nothing yet.
 func (s *Session) Save() error {
 	defer s.flush()
 	s.mu.Lock()
@@ -381,6 +382,9 @@ func (s *Session) Save() error {
 	}
 	if s.readOnly {
 		return s.refusal("Save")
+	}
+	if s.header && s.state != nil && !s.exists && !s.keep && s.err == nil && len(s.destroyed) == 0 {
+		return nil // IssueToken will
 	}
 	err := s.commit(s.headersOpen())
 	if s.err != nil {

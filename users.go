@@ -255,7 +255,11 @@ func (s *Session) DestroyOthers() (int64, error) {
 	}
 	if s.dirty {
 		// Signed in (or renewed, or created) by this very request: the row
-		// must say so before it can vouch for this session.
+		// must say so before it can vouch for this session. A new header
+		// session is created for it, as IssueToken would.
+		if s.header && !s.exists {
+			s.keep = true
+		}
 		if err := s.commit(s.headersOpen()); err != nil {
 			return 0, err
 		}
