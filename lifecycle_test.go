@@ -212,3 +212,43 @@ func TestAnAPIRouteIsAHeaderRequestBeforeAnyHandlerRuns(t *testing.T) {
 	assert.Equal(t, before[len(before)-1], after[len(before)-1], "her row is untouched")
 	assert.Equal(t, "", victim.get("/whoami").body)
 }
+
+// The states lifecycle.go names follow from the public calls as its table
+// of transitions says, within one request.
+func TestTheLifecycleTableHoldsWithinARequest(t *testing.T) {
+	names := map[phase]string{phaseNone: "none", phaseNew: "new", phaseStored: "stored",
+		phaseRenewing: "renewing", phaseDestroyed: "destroyed", phaseFailed: "failed"}
+	steps := []struct {
+		call string
+		do   func(s *Session)
+		want phase
+	}{
+		{"Get", func(s *Session) { s.Get("k") }, phaseNone},
+		{"Set", func(s *Session) { s.Set("k", 1) }, phaseNew},
+		{"Save", func(s *Session) { require.NoError(t, s.Save()) }, phaseStored},
+		{"RenewID", func(s *Session) { s.RenewID() }, phaseRenewing},
+		{"Save", func(s *Session) { require.NoError(t, s.Save()) }, phaseRenewing},
+		{"Destroy", func(s *Session) { s.Destroy() }, phaseDestroyed},
+		{"Save", func(s *Session) { require.NoError(t, s.Save()) }, phaseNone},
+		{"Login(\"\")", func(s *Session) { s.Login("") }, phaseFailed},
+	}
+	var got []string
+	a := newApp(t, func(r *gin.Engine) {
+		r.GET("/walk", func(c *gin.Context) {
+			s := Default(c)
+			for _, step := range steps {
+				step.do(s)
+				s.mu.Lock()
+				got = append(got, step.call+": "+names[s.phase()])
+				s.mu.Unlock()
+			}
+			c.Status(http.StatusNoContent)
+		})
+	})
+	a.client().get("/walk")
+	var want []string
+	for _, step := range steps {
+		want = append(want, step.call+": "+names[step.want])
+	}
+	assert.Equal(t, want, got)
+}
