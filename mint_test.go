@@ -154,7 +154,7 @@ func TestAMintedTokenIsAHeaderSessionOfTheSameSignIn(t *testing.T) {
 	resp = api.send(http.MethodPost, "/api/cart", url.Values{"item": {"pen"}}, bearer(token))
 	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
 	assert.Equal(t, http.StatusNotFound, browser.get("/get?k=cart").StatusCode, "two sessions")
-	assert.Empty(t, browser.send(http.MethodGet, "/whoami", nil, http.Header{"Cookie": {DefaultCookieName + "=" + token}}).body,
+	assert.Empty(t, api.send(http.MethodGet, "/whoami", nil, http.Header{"Cookie": {DefaultCookieName + "=" + token}}).body,
 		"the minted token is no cookie")
 
 	byKind := infosByKind(t, a, "alice")

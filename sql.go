@@ -91,7 +91,9 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	}
 	q[sUserSessions] = "SELECT id, user_id, created_at, last_seen_at, expires_at, user_agent, client_ip, signed_in_at, flags FROM " + table +
 		" WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY created_at DESC LIMIT " + strconv.Itoa(MaxUserSessions)
-	q[sDestroyUserSession] = "DELETE FROM " + table + " WHERE id = ? AND user_id = ? AND user_id <> ''"
+	// Like sDelete, it takes the row a renewal still in flight moved the
+	// session to: a device signed out while it signs in again stays out.
+	q[sDestroyUserSession] = "DELETE FROM " + table + " WHERE (id = ? OR (renewed_from = ? AND renewed_at > ?)) AND user_id = ? AND user_id <> ''"
 	q[sDestroyUser] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> ''"
 	// Only for a session still live and still the user's: a stale tab's
 	// (renewed meanwhile) or a revoked thief's would sign the user out.

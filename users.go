@@ -113,14 +113,14 @@ func (st *Store) DestroyUserSession(ctx context.Context, userID, handle string) 
 	if userID == "" {
 		return false, nil
 	}
-	n, err := st.run.exec(ctx, sDestroyUserSession, handle, userID)
+	n, err := st.run.exec(ctx, sDestroyUserSession, handle, handle, st.cfg.now().UTC().Add(-renewalGrace), userID)
 	if err != nil {
 		return false, fmt.Errorf("%w: destroy a session of user: %w", ErrSave, err)
 	}
-	if n == 1 {
-		st.emit(ctx, Event{Kind: EventRevoked, Handle: handle, UserID: userID, Count: 1})
+	if n > 0 {
+		st.emit(ctx, Event{Kind: EventRevoked, Handle: handle, UserID: userID, Count: n})
 	}
-	return n == 1, nil
+	return n > 0, nil
 }
 
 // DestroyUser deletes every session bound to userID (after a password
