@@ -94,7 +94,8 @@ func (st *Store) NewSession(ctx context.Context, seed Seed) (string, error) {
 // Keys, UserID, Expiry, Handle and CSRFToken work on it; changes are
 // ignored, and Save, IssueToken and DestroyOthers fail with ErrReadOnly. A
 // token that names no live session, or a row whose data no key or codec
-// reads, gives a session whose IsNew is true. It is for tests and tools
+// reads, gives a session whose IsNew is true (and whose CSRFToken is the
+// one a visitor with that anonymous CSRF cookie would get). It is for tests and tools
 // that need to look inside a session (package ginsessiontest); requests
 // use Default.
 func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error) {
@@ -119,6 +120,13 @@ func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error
 			}
 		}
 	}
+	if !s.exists {
+		if _, ok := parseToken(token); ok {
+			// A token naming no session may be a visitor's anonymous CSRF
+			// cookie (CSRFCookieName): the view's CSRFToken derives from it.
+			s.csrf = csrfCookie{token: token, read: true}
+		}
+	}
 	s.frozen, s.readOnly = true, true // nothing is ever saved
 	return s, nil
 }
@@ -130,6 +138,9 @@ func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error
 func (s *Session) IsHeader() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.ended {
+		s.resolveKind()
+	}
 	return s.header
 }
 
@@ -144,6 +155,12 @@ func (st *Store) SessionCookie(token string) *http.Cookie {
 
 // CookieName returns the session cookie's name (WithCookieName).
 func (st *Store) CookieName() string { return st.cfg.cookieName }
+
+// CSRFCookieName returns the name of the cookie that carries the CSRF
+// secret of a visitor without a session: CookieName with "_csrf" (see
+// Session.CSRFToken). ReadSession of its value gives a view whose CSRFToken
+// is that visitor's.
+func (st *Store) CSRFCookieName() string { return st.csrfCookieName() }
 
 // TokenHeader returns WithTokenHeader's header name, or "" when the store
 // takes cookies only.

@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -63,40 +62,18 @@ func FromContext(ctx context.Context) (*Session, bool) {
 	return s, ok
 }
 
-// routeKinds remembers, per route, whether its handlers include
-// APIHandler, so that Handler fixes the kind of a request on an API route
-// before any handler runs (CSRF among them) at the cost of one map look-up.
-type routeKinds struct {
-	mu     sync.RWMutex
-	routes map[routeKey]bool
-}
-
-type routeKey struct{ method, path string }
-
 // apiHandlerName ends the name Gin reports for APIHandler's middleware (a
 // method value), of any store.
 const apiHandlerName = "/ginsession.(*Store).apiHandle-fm"
 
-// api reports whether c's route runs APIHandler.
-func (k *routeKinds) api(c *gin.Context) bool {
-	key := routeKey{c.Request.Method, c.FullPath()}
-	if key.path == "" {
-		return false // no route: Gin answers 404 or 405
+// apiRoute reports whether c's route runs APIHandler. The route's handlers
+// are fixed before the first runs, so the answer is too; it is asked only
+// when the session is first used, and costs a look at each handler's name.
+func apiRoute(c *gin.Context) bool {
+	if c == nil {
+		return false
 	}
-	k.mu.RLock()
-	api, known := k.routes[key]
-	k.mu.RUnlock()
-	if known {
-		return api
-	}
-	api = slices.ContainsFunc(c.HandlerNames(), func(name string) bool { return strings.HasSuffix(name, apiHandlerName) })
-	k.mu.Lock()
-	if k.routes == nil {
-		k.routes = map[routeKey]bool{}
-	}
-	k.routes[key] = api
-	k.mu.Unlock()
-	return api
+	return slices.ContainsFunc(c.HandlerNames(), func(name string) bool { return strings.HasSuffix(name, apiHandlerName) })
 }
 
 // APIHandler returns the middleware for the routes of API clients, which
@@ -141,8 +118,11 @@ func (st *Store) handle(c *gin.Context, api bool) {
 	st.maybeCleanup()
 	s := &Session{store: st, c: c, req: c.Request, route: c.FullPath()}
 	if st.tokenHeaderKey != "" {
+		// The kind follows from what the request carries and from its
+		// route; the route is looked at only if the session is used.
 		_, carried := st.headerToken(c.Request)
-		s.header = api || carried || st.apiRoutes.api(c)
+		s.header = api || carried
+		s.kindPending = !s.header
 	}
 	if h := c.Writer.Header(); len(h) > 0 {
 		s.baseHeader = h.Clone()
@@ -264,6 +244,7 @@ func (s *Session) becomeHeader() {
 	if s.header {
 		return
 	}
+	s.kindPending = false
 	if s.state != nil || s.err != nil {
 		panic("ginsession: the session was used before APIHandler: install APIHandler on the API group before any middleware that uses the session (CSRF, authentication)")
 	}

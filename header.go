@@ -83,13 +83,21 @@ func (s *Session) MintToken() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The start and deadline are this session's as read; the row copies
-	// its own in the same statement, so the two agree unless a concurrent
-	// save changed them, and then the stored ones win at the next load.
-	expires := st.expiry(s.start, now, policy{flags: flagHeader, deadline: s.pol.deadline})
+	// The sign-in's lifetime counts from its start, as read. Its deadline
+	// is the earlier of the stored row's, which the INSERT copies, and one
+	// this request set and has not saved yet: the token never outlives
+	// what the browser's session is told.
+	deadline := s.pol.deadline
+	expires := st.expiry(s.start, now, policy{flags: flagHeader, deadline: deadline})
 	c := s.clientInfo()
 	seen := sql.NullTime{Time: now, Valid: true}
-	n, err := st.run.exec(ctx, sMintToken, id, data, expires, now, now, seen, c.userAgent, c.ip, s.id, s.userID, now)
+	args := []any{id, data, expires, expires, now, now, seen, c.userAgent, c.ip}
+	var stmt stmtID = sMintToken
+	if !deadline.IsZero() {
+		stmt = sMintTokenUntil
+		args = append(args, deadline, deadline)
+	}
+	n, err := st.run.exec(ctx, stmt, append(args, s.id, s.userID, now)...)
 	if err != nil {
 		return "", fmt.Errorf("%w: mint a token: %w", ErrSave, err)
 	}

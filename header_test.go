@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -17,67 +18,70 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// apiHandler is the store's APIHandler for routes set up before newApp
-// returns the app: the store is reached only once a request runs.
-func apiHandler(a **app) gin.HandlerFunc {
-	return func(c *gin.Context) { (*a).store.APIHandler()(c) }
+// newStoreApp starts an app whose routes the test adds once its store
+// exists, before the first request, for routes that take the store's own
+// APIHandler (which Handler recognizes on a route).
+func newStoreApp(t *testing.T, opts ...Option) *app {
+	t.Helper()
+	return newApp(t, func(*gin.Engine) {}, opts...)
 }
 
-// apiRoutes are a site's that serves browsers and an API client alike, in
-// the layout the README recommends: the API's routes under APIHandler,
-// registered before CSRF, and the browser's routes behind CSRF. extra, if
-// given, adds routes to the API group.
-func apiRoutes(a **app, extra ...func(api *gin.RouterGroup)) func(r *gin.Engine) {
-	return func(r *gin.Engine) {
-		api := r.Group("/api", apiHandler(a))
-		api.POST("/login", func(c *gin.Context) {
-			s := Default(c)
-			s.Login(c.PostForm("u"))
-			token, err := s.IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			c.JSON(http.StatusOK, gin.H{"token": token})
-		})
-		api.GET("/token", func(c *gin.Context) { // an anonymous API session
-			token, err := Default(c).IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			c.String(http.StatusOK, token)
-		})
-		api.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
-		api.POST("/cart", func(c *gin.Context) {
-			Default(c).Set("cart", c.PostForm("item"))
-			c.String(http.StatusOK, "added")
-		})
-		api.POST("/renew", func(c *gin.Context) {
-			s := Default(c)
-			s.RenewID()
-			token, err := s.IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			c.String(http.StatusOK, token)
-		})
-		api.POST("/logout", func(c *gin.Context) {
-			Default(c).Destroy()
-			c.String(http.StatusOK, "bye")
-		})
-		for _, add := range extra {
-			add(api)
+// apiRoutes give a's engine an API and a browser's site, in the layout
+// the README recommends: the API's routes under APIHandler, and the browser's routes
+// behind CSRF. extra, if given, adds routes to the API group.
+func apiRoutes(a *app, extra ...func(api *gin.RouterGroup)) {
+	r := a.engine
+	api := r.Group("/api", a.store.APIHandler())
+	api.POST("/login", func(c *gin.Context) {
+		s := Default(c)
+		s.Login(c.PostForm("u"))
+		token, err := s.IssueToken()
+		if err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
 		}
-		r.Use(CSRF())
-		deviceRoutes(a)(r)
+		c.JSON(http.StatusOK, gin.H{"token": token})
+	})
+	api.GET("/token", func(c *gin.Context) { // an anonymous API session
+		token, err := Default(c).IssueToken()
+		if err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, token)
+	})
+	api.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+	api.POST("/cart", func(c *gin.Context) {
+		Default(c).Set("cart", c.PostForm("item"))
+		c.String(http.StatusOK, "added")
+	})
+	api.POST("/renew", func(c *gin.Context) {
+		s := Default(c)
+		s.RenewID()
+		token, err := s.IssueToken()
+		if err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, token)
+	})
+	api.POST("/logout", func(c *gin.Context) {
+		Default(c).Destroy()
+		c.String(http.StatusOK, "bye")
+	})
+	for _, add := range extra {
+		add(api)
 	}
+	r.Use(CSRF())
+	deviceRoutes(&a)(r)
 }
 
+// newAPIApp starts an app with apiRoutes, whose store takes the session's
+// token in header.
 func newAPIApp(t *testing.T, header string, opts ...Option) *app {
-	var a *app
-	a = newApp(t, apiRoutes(&a), append([]Option{WithTokenHeader(header)}, opts...)...)
+	t.Helper()
+	a := newStoreApp(t, append([]Option{WithTokenHeader(header)}, opts...)...)
+	apiRoutes(a)
 	return a
 }
 
@@ -318,9 +322,9 @@ func TestNewSessionRecordsTheClientWhenTheStoreDoes(t *testing.T) {
 // the response began still slides its expiry, and can still sign in under
 // a new token, which goes back in the body.
 func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
-	var a *app
-	a = newApp(t, func(r *gin.Engine) {
-		api := r.Group("/api", apiHandler(&a))
+	a := newStoreApp(t, WithTokenHeader("Authorization"))
+	{
+		api := a.engine.Group("/api", a.store.APIHandler())
 		api.GET("/token", func(c *gin.Context) {
 			token, err := Default(c).IssueToken()
 			if err != nil {
@@ -348,7 +352,7 @@ func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
 			}
 			c.String(http.StatusOK, token)
 		})
-	}, WithTokenHeader("Authorization"))
+	}
 	api := a.apiClient()
 	anon := api.get("/api/token").body
 	require.Len(t, anon, tokenLen)
@@ -461,8 +465,8 @@ func TestACookieRequestCannotDestroyAHeaderSession(t *testing.T) {
 // renewal moved, instead of answering "bye" while the session lives on.
 func TestHeaderLogoutWinsOverARenewalStillInFlight(t *testing.T) {
 	g := newGate()
-	var a *app
-	a = newApp(t, apiRoutes(&a, func(api *gin.RouterGroup) {
+	a := newStoreApp(t, WithTokenHeader("Authorization"))
+	apiRoutes(a, func(api *gin.RouterGroup) {
 		api.POST("/slow-login", func(c *gin.Context) {
 			s := Default(c)
 			s.Login("alice")
@@ -474,7 +478,7 @@ func TestHeaderLogoutWinsOverARenewalStillInFlight(t *testing.T) {
 			g.Hold()
 			c.String(http.StatusOK, token)
 		})
-	}), WithTokenHeader("Authorization"))
+	})
 	api := a.apiClient()
 	old := api.get("/api/token").body
 	require.Len(t, old, tokenLen)
@@ -498,7 +502,6 @@ func TestASignInOnARevokedSessionDoesNotReviveIt(t *testing.T) {
 	for _, header := range []bool{false, true} {
 		t.Run(map[bool]string{false: "cookie, Login and Save", true: "header, Login and IssueToken"}[header], func(t *testing.T) {
 			g := newGate()
-			var a *app
 			relogin := gated(g, func(c *gin.Context, s *Session) {
 				s.Login("alice") // "confirm your password", checked before the change
 				var token string
@@ -514,13 +517,12 @@ func TestASignInOnARevokedSessionDoesNotReviveIt(t *testing.T) {
 				}
 				c.String(http.StatusOK, "ok %s", token)
 			})
-			a = newApp(t, func(r *gin.Engine) {
-				apiRoutes(&a, func(api *gin.RouterGroup) {
-					api.POST("/slow-relogin", relogin)
-					api.POST("/set-mfa", func(c *gin.Context) { Default(c).Set("mfa", "passed") })
-				})(r)
-				r.GET("/slow-relogin", relogin)
-			}, WithTokenHeader("Authorization"))
+			a := newStoreApp(t, WithTokenHeader("Authorization"))
+			apiRoutes(a, func(api *gin.RouterGroup) {
+				api.POST("/slow-relogin", relogin)
+				api.POST("/set-mfa", func(c *gin.Context) { Default(c).Set("mfa", "passed") })
+			})
+			a.engine.GET("/slow-relogin", relogin)
 
 			var wait func() response
 			if header {
@@ -606,73 +608,109 @@ func forgeableAPILogin(then func(s *Session)) gin.HandlerFunc {
 // session renewed into the attacker's and its values dropped, before
 // IssueToken could detach anything. Now the route is under APIHandler: the
 // request is a header request, its cookie is never read and no cookie is
-// ever set.
+// ever set, in every layout: the API group before CSRF, CSRF for the whole
+// router (Handler sees APIHandler on the route), or APIHandler called from
+// a middleware of the application's own (it turns the request into a
+// header request before anything used the session). The same handlers
+// still sign an API client in.
 func TestAForgedFormToAnAPILoginReachesNoCookieSession(t *testing.T) {
-	forged := http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
-	// From a sibling subdomain, where SameSite=Lax still sends the cookie.
-	sibling := http.Header{"Origin": {"https://evil.example.com"}, "Sec-Fetch-Site": {"same-site"}}
-	for _, variant := range []struct {
+	layouts := []struct {
+		name  string
+		setup func(a *app, login gin.HandlerFunc)
+	}{
+		{"API group before CSRF", func(a *app, login gin.HandlerFunc) {
+			a.engine.Group("/api", a.store.APIHandler()).POST("/login", login)
+			a.engine.Use(CSRF())
+			deviceRoutes(&a)(a.engine)
+		}},
+		{"CSRF for the whole router", func(a *app, login gin.HandlerFunc) {
+			a.engine.Use(CSRF())
+			deviceRoutes(&a)(a.engine)
+			a.engine.Group("/api", a.store.APIHandler()).POST("/login", login)
+		}},
+		{"APIHandler wrapped, before CSRF", func(a *app, login gin.HandlerFunc) {
+			apiHandler := a.store.APIHandler()
+			a.engine.Group("/api", func(c *gin.Context) { apiHandler(c) }).POST("/login", login)
+			a.engine.Use(CSRF())
+			deviceRoutes(&a)(a.engine)
+		}},
+	}
+	variants := []struct {
 		name string
 		then func(s *Session)
 	}{
 		{"Login, Save, IssueToken", func(*Session) {}},
 		{"Login, Save, DestroyOthers, IssueToken", func(s *Session) { _, _ = s.DestroyOthers() }},
 		{"Login, Save, RenewID, IssueToken", func(s *Session) { s.RenewID() }},
-	} {
-		setup := func(t *testing.T) *app {
-			var a *app
-			a = newApp(t, func(r *gin.Engine) {
-				r.Group("/api", apiHandler(&a)).POST("/login", forgeableAPILogin(variant.then))
-				r.Use(CSRF())
-				deviceRoutes(&a)(r)
-			}, WithTokenHeader("Authorization"))
-			return a
-		}
-		t.Run(variant.name+"/cookieless cross-site form", func(t *testing.T) {
-			a := setup(t)
-			browser := a.client()
-			resp := browser.post("/api/login", url.Values{"u": {"mallory"}}, forged)
-			require.Less(t, resp.StatusCode, 500, resp.body)
-			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the forged login set a cookie")
-			assert.Empty(t, browser.cookie())
-			assert.Empty(t, browser.get("/whoami").body, "the browser is signed in as the attacker")
-			assert.Empty(t, a.cookieRows(), "a cookie session was made")
-		})
-		t.Run(variant.name+"/signed-in victim's browser", func(t *testing.T) {
-			a := setup(t)
-			other := a.client() // the victim's other device
-			require.Equal(t, "hello alice", other.get("/login?u=alice").body)
-			victim := a.client()
-			require.Equal(t, "hello alice", victim.get("/login?u=alice").body)
-			victim.get("/set?draft=alice's+unsent+message")
-			cookie := victim.cookie()
-			id, ok := parseToken(cookie)
-			require.True(t, ok)
-			before, ok := a.rowByID(id)
-			require.True(t, ok)
-
-			resp := victim.post("/api/login", url.Values{"u": {"mallory"}}, sibling)
-			require.Less(t, resp.StatusCode, 500, resp.body)
-
-			assert.Empty(t, resp.Header.Values("Set-Cookie"), "the forged login set a cookie")
-			assert.Equal(t, cookie, victim.cookie(), "the victim's cookie changed")
-			after, ok := a.rowByID(id)
-			if assert.True(t, ok, "the victim's row is gone") {
-				assert.Equal(t, before, after, "the victim's row changed")
+	}
+	crossSite := http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
+	// From a sibling subdomain, where SameSite=Lax still sends the cookie.
+	sameSite := http.Header{"Origin": {"https://evil.example.com"}, "Sec-Fetch-Site": {"same-site"}}
+	for _, layout := range layouts {
+		for _, variant := range variants {
+			newLoginApp := func(t *testing.T) *app {
+				a := newStoreApp(t, WithTokenHeader("Authorization"))
+				layout.setup(a, forgeableAPILogin(variant.then))
+				return a
 			}
-			assert.Equal(t, "alice", victim.get("/whoami").body, "the victim is still signed in as herself")
-			assert.Equal(t, "alice's unsent message", victim.get("/get?k=draft").body)
-			assert.Equal(t, "alice", other.get("/whoami").body, "her other device is still signed in")
-			infos, err := a.store.UserSessions(t.Context(), "alice")
-			require.NoError(t, err)
-			assert.Len(t, infos, 2, "her two cookie sessions")
-			for _, m := range a.rows() {
-				if m.UserID == "mallory" {
-					assert.NotEqual(t, 0, m.Flags&flagHeader, "the attacker got a cookie session")
-					assert.NotContains(t, m.Data, "unsent", "nothing of the victim's went to the attacker's session")
+			name := layout.name + "/" + variant.name
+			t.Run(name+"/cookieless cross-site form", func(t *testing.T) {
+				a := newLoginApp(t)
+				browser := a.client()
+				resp := browser.post("/api/login", url.Values{"u": {"mallory"}}, crossSite)
+				require.Less(t, resp.StatusCode, 500, resp.body)
+				assert.Empty(t, resp.Header.Values("Set-Cookie"), "the forged login set a cookie")
+				assert.Empty(t, browser.cookie())
+				assert.Empty(t, browser.get("/whoami").body, "the browser is signed in as the attacker")
+				assert.Empty(t, a.cookieRows(), "a cookie session was made")
+			})
+			t.Run(name+"/signed-in victim's browser", func(t *testing.T) {
+				a := newLoginApp(t)
+				other := a.client() // the victim's other device
+				require.Equal(t, "hello alice", other.get("/login?u=alice").body)
+				victim := a.client()
+				require.Equal(t, "hello alice", victim.get("/login?u=alice").body)
+				victim.get("/set?draft=alice's+unsent+message")
+				cookie := victim.cookie()
+				id, ok := parseToken(cookie)
+				require.True(t, ok)
+				before, ok := a.rowByID(id)
+				require.True(t, ok)
+
+				resp := victim.post("/api/login", url.Values{"u": {"mallory"}}, sameSite)
+				require.Less(t, resp.StatusCode, 500, resp.body)
+
+				assert.Empty(t, resp.Header.Values("Set-Cookie"), "the forged login set a cookie")
+				assert.Equal(t, cookie, victim.cookie(), "the victim's cookie changed")
+				after, ok := a.rowByID(id)
+				if assert.True(t, ok, "the victim's row is gone") {
+					assert.Equal(t, before, after, "the victim's row changed")
 				}
-			}
-		})
+				assert.Equal(t, "alice", victim.get("/whoami").body, "the victim is still signed in as herself")
+				assert.Equal(t, "alice's unsent message", victim.get("/get?k=draft").body)
+				assert.Equal(t, "alice", other.get("/whoami").body, "her other device is still signed in")
+				infos, err := a.store.UserSessions(t.Context(), "alice")
+				require.NoError(t, err)
+				assert.Len(t, infos, 2, "her two cookie sessions")
+				for _, m := range a.rows() {
+					if m.UserID == "mallory" {
+						assert.NotZero(t, m.Flags&flagHeader, "the attacker got a cookie session")
+						assert.NotContains(t, m.Data, "unsent", "nothing of the victim's went to the attacker's session")
+					}
+				}
+			})
+			t.Run(name+"/API client", func(t *testing.T) {
+				a := newLoginApp(t)
+				api := a.apiClient()
+				resp := api.post("/api/login", url.Values{"u": {"mallory"}}, nil)
+				token := tokenOf(t, resp)
+				assert.Empty(t, resp.Header.Values("Set-Cookie"))
+				assert.Equal(t, "mallory", api.send(http.MethodGet, "/whoami", nil, bearer(token)).body)
+				rows := a.rows()
+				require.Len(t, rows, 1)
+				assert.NotZero(t, rows[0].Flags&flagHeader)
+			})
+		}
 	}
 }
 
@@ -791,4 +829,49 @@ func TestIssueTokenOnACookieRequestFailsAndChangesNothing(t *testing.T) {
 			assert.Len(t, a.cookieRows(), tc.wantRows, "a header session was made")
 		})
 	}
+}
+
+// One store serves two routers (the site, and an API server of its own on
+// another port or host, whose routes are all under APIHandler), and both
+// have a GET /whoami. Each request's kind is its own router's route's: a
+// browser on the site keeps its cookie session whichever router served
+// that path first.
+//
+// It fails today: Handler remembers which routes run APIHandler in the
+// store (routeKinds, ginsession.go) keyed by method and path alone, so
+// once the API server has served GET /whoami to a request without a token,
+// the site's GET /whoami is taken for an API route too: a header request,
+// whose cookie is never read, and the signed-in browser finds no session
+// there.
+func TestAStoreSharedByTwoRoutersKeepsEachRoutesKind(t *testing.T) {
+	a := newStoreApp(t, WithTokenHeader("Authorization"))
+	deviceRoutes(&a)(a.engine) // the site: GET /login, GET /whoami
+	apiEngine := gin.New()
+	apiEngine.Use(a.store.Handler(), a.store.APIHandler())
+	apiEngine.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
+	apiEngine.POST("/login", func(c *gin.Context) {
+		s := Default(c)
+		s.Login(c.PostForm("u"))
+		token, err := s.IssueToken()
+		if err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, token)
+	})
+	apiServer := &app{t: t, db: a.db, rec: a.rec, store: a.store, clock: a.clock, logs: a.logs,
+		engine: apiEngine, srv: httptest.NewServer(apiEngine)}
+	t.Cleanup(apiServer.srv.Close)
+
+	api := apiServer.apiClient()
+	resp := api.post("/login", url.Values{"u": {"bob"}}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	require.Equal(t, "bob", api.send(http.MethodGet, "/whoami", nil, bearer(resp.body)).body)
+	require.Empty(t, api.get("/whoami").body, "an app's first launch, before it has a token")
+
+	browser := a.client()
+	require.Equal(t, "hello alice", browser.get("/login?u=alice").body)
+	require.NotEmpty(t, browser.cookie())
+	assert.Equal(t, "alice", browser.get("/whoami").body,
+		"the site's GET /whoami was taken for the API server's, and the cookie was not read")
 }

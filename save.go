@@ -91,6 +91,7 @@ type candidates struct {
 // request to return a few.
 func (s *Session) cookieTokens() candidates {
 	var c candidates
+	s.resolveKind()
 	if s.header {
 		// Its cookies are not looked at, so that neither kind of token
 		// can stand in for the other.
@@ -123,6 +124,15 @@ func (s *Session) cookieTokens() candidates {
 		}
 	}
 	return c
+}
+
+// resolveKind settles whether a request that carries no token header is on
+// an APIHandler route. The caller holds s.mu.
+func (s *Session) resolveKind() {
+	if s.kindPending {
+		s.kindPending = false
+		s.header = apiRoute(s.c)
+	}
 }
 
 // headerToken returns the token of WithTokenHeader's header, and whether

@@ -30,8 +30,9 @@ type Session struct {
 	baseHeader http.Header
 
 	// header is the request's kind, fixed before the handler chain runs:
-	// true for a header request (see lifecycle.go).
-	header bool
+	// true for a header request (see lifecycle.go). kindPending: whether
+	// the route runs APIHandler is still to be looked at (resolveKind).
+	header, kindPending bool
 
 	mu sync.Mutex
 	// state is made on first use, so that a request that never touches its

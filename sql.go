@@ -35,6 +35,7 @@ const (
 	sEndRenewal
 	sDeleteOfKind
 	sMintToken
+	sMintTokenUntil
 	numStmts
 )
 
@@ -108,9 +109,16 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	// A token minted from a sign-in is a new header row that copies the
 	// sign-in (user, time, deadline) from the row in the same statement, so
 	// that a sign-in revoked a moment before mints nothing.
-	q[sMintToken] = "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags)" +
-		" SELECT ?, ?, user_id, ?, ?, ?, ?, ?, ?, 1, COALESCE(signed_in_at, created_at), 0, deadline, " + strconv.Itoa(flagHeader) +
-		" FROM " + table + " WHERE id = ? AND user_id = ? AND user_id <> '' AND expires_at > ?"
+	// Its expiry and deadline are capped by the row's deadline;
+	// sMintTokenUntil caps the deadline by one more, the minting request's.
+	mint := func(deadline string) string {
+		return "INSERT INTO " + table + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags)" +
+			" SELECT ?, ?, user_id, CASE WHEN deadline IS NOT NULL AND deadline < ? THEN deadline ELSE ? END, ?, ?, ?, ?, ?, 1, COALESCE(signed_in_at, created_at), 0, " +
+			deadline + ", " + strconv.Itoa(flagHeader) +
+			" FROM " + table + " WHERE id = ? AND user_id = ? AND user_id <> '' AND expires_at > ?"
+	}
+	q[sMintToken] = mint("deadline")
+	q[sMintTokenUntil] = mint("CASE WHEN deadline IS NOT NULL AND deadline < ? THEN deadline ELSE ? END")
 	limit := strconv.Itoa(cleanupBatch)
 	if st.db.Dialector.Name() == "mysql" {
 		// MySQL refuses LIMIT inside an IN subquery but allows it on DELETE.
@@ -119,13 +127,15 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table + " WHERE expires_at <= ? LIMIT " + limit + ")"
 	}
 	for i := range q {
-		if stmtID(i) != sInsert && stmtID(i) != sMintToken { // a new random ID cannot be behind anything
+		if stmtID(i) != sInsert && stmtID(i) != sMintToken && stmtID(i) != sMintTokenUntil { // a new random ID cannot be behind anything
 			q[i] = causal + q[i]
 		}
 	}
 	// The INSERT of a minted token reads the row it copies, which must be
 	// the cluster's latest: Galera's wait for INSERTs too.
-	q[sMintToken] = strings.Replace(causal, strconv.Itoa(galeraSyncWait), strconv.Itoa(galeraSyncWait|galeraSyncInsert), 1) + q[sMintToken]
+	causalInsert := strings.Replace(causal, strconv.Itoa(galeraSyncWait), strconv.Itoa(galeraSyncWait|galeraSyncInsert), 1)
+	q[sMintToken] = causalInsert + q[sMintToken]
+	q[sMintTokenUntil] = causalInsert + q[sMintTokenUntil]
 	return q
 }
 

@@ -35,8 +35,6 @@ type Store struct {
 	nextCleanup atomic.Int64
 	// locks serializes the saves of one session within this process.
 	locks keyedLocks
-	// apiRoutes remembers which routes run APIHandler (see apiRoute).
-	apiRoutes routeKinds
 }
 
 // NewStore migrates the session table in db and returns a store for it.

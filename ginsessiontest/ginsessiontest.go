@@ -187,18 +187,37 @@ func (c *Client) Get(path string) *Response {
 }
 
 // PostForm posts form to path, URL-encoded, as a browser submits an HTML
-// form. When the client carries a cookie session and form has no
+// form. When the client carries a cookie session (or a visitor's anonymous
+// CSRF cookie, from a page that rendered a CSRF token) and form has no
 // ginsession.CSRFField, it adds one with the session's CSRF token, so that
 // routes behind ginsession.CSRF() accept it; form itself is not modified.
 func (c *Client) PostForm(path string, form url.Values) *Response {
 	c.t.Helper()
-	if _, given := form[ginsession.CSRFField]; !given && !c.api && c.Token() != "" {
-		if token := c.Session().CSRFToken(); token != "" {
+	if _, given := form[ginsession.CSRFField]; !given && !c.api {
+		if token := c.csrfToken(); token != "" {
 			form = cloneValues(form)
 			form.Set(ginsession.CSRFField, token)
 		}
 	}
 	return c.PostFormWithoutCSRF(path, form)
+}
+
+// csrfToken is a CSRF token of the client's cookie session, or of its
+// anonymous CSRF cookie when it has no session yet; "" when neither.
+func (c *Client) csrfToken() string {
+	if c.Token() != "" {
+		return c.Session().CSRFToken()
+	}
+	for _, ck := range c.jar.others.Cookies(c.base) {
+		if ck.Name == c.st.CSRFCookieName() {
+			s, err := c.st.ReadSession(context.Background(), ck.Value)
+			if err != nil {
+				c.t.Fatalf("ginsessiontest: cannot read the session: %v", err)
+			}
+			return s.CSRFToken()
+		}
+	}
+	return ""
 }
 
 // PostFormWithoutCSRF is PostForm without the CSRF token, for testing that
