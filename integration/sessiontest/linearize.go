@@ -216,7 +216,8 @@ type linResult struct {
 
 // The actions of /op, by their query parameter a.
 var actParams = map[act]string{actLoad: "read", actSet: "set", actAddFlash: "flash", actTakeFlashes: "take",
-	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "others"}
+	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "others",
+	actDelete: "delete", actClear: "clear", actUnbind: "unbind"}
 
 // routes are the app's: /op for cookie requests, /api/op for header ones
 // (a request there carries the token header). Each request loads its
@@ -262,6 +263,12 @@ func (l *linRun) serve(c *gin.Context) {
 		s.Set(c.Query("k"), c.Query("v"))
 	case actParams[actAddFlash]:
 		s.AddFlash(c.Query("v"))
+	case actParams[actDelete]:
+		s.Delete(c.Query("k"))
+	case actParams[actClear]:
+		s.Clear()
+	case actParams[actUnbind]:
+		s.SetUserID("") // signed out, the cart kept
 	case actParams[actTakeFlashes]:
 		res.Flashes = []string{}
 		for _, f := range s.Flashes() {
@@ -361,7 +368,9 @@ func (th *linThread) run(deadline time.Time) {
 	}
 }
 
-// step makes one request, chosen at random.
+// step makes one request, chosen at random by these weights
+// (a signed-out client logs in more often); an API client without a live
+// token first gets one from NewSession half the time.
 func (th *linThread) step() {
 	l, c := th.l, th.c
 	token, lost, user := c.state()
@@ -369,42 +378,44 @@ func (th *linThread) step() {
 		l.mint(th.id, c)
 		return
 	}
-	login := 6
+	login := 5
 	if user == "" {
-		login = 16
+		login = 15
 	}
-	choice := th.rng.IntN(100 + login)
-	switch {
-	case choice < 24:
-		th.request(actLoad, c.header, token, 0, 0)
-	case choice < 38:
-		th.request(actSet, c.header, token, th.rng.IntN(sharedKeys), int(l.values.Add(1)))
-	case choice < 48:
-		th.request(actSet, c.header, token, sharedKeys+th.tab, int(l.values.Add(1)))
-	case choice < 58:
-		th.request(actAddFlash, c.header, token, 0, int(l.flashes.Add(1)))
-	case choice < 68:
-		th.request(actTakeFlashes, c.header, token, 0, 0)
-	case choice < 76:
-		th.request(actRenew, c.header, token, 0, 0)
-	case choice < 81:
-		th.request(actDestroy, c.header, token, 0, 0)
-	case choice < 85:
-		th.request(actDestroyOthers, c.header, token, 0, 0)
-	case choice < 88:
-		th.request(actExpire, c.header, token, 0, 0)
-	case choice < 94:
+	shared := th.rng.IntN(sharedKeys)
+	choices := []struct {
+		weight int
+		do     func()
+	}{
+		{28, func() { th.request(actLoad, c.header, token, 0, 0) }},
+		{14, func() { th.request(actSet, c.header, token, shared, int(l.values.Add(1))) }},
+		{9, func() { th.request(actSet, c.header, token, sharedKeys+th.tab, int(l.values.Add(1))) }},
+		{3, func() { th.request(actDelete, c.header, token, shared, 0) }},
+		{2, func() { th.request(actClear, c.header, token, 0, 0) }},
+		{9, func() { th.request(actAddFlash, c.header, token, 0, int(l.flashes.Add(1))) }},
+		{9, func() { th.request(actTakeFlashes, c.header, token, 0, 0) }},
+		{7, func() { th.request(actRenew, c.header, token, 0, 0) }},
+		{login, func() { th.request(actLogin, c.header, token, 0, 0) }},
+		{2, func() { th.request(actUnbind, c.header, token, 0, 0) }},
+		{5, func() { th.request(actDestroy, c.header, token, 0, 0) }},
+		{4, func() { th.request(actDestroyOthers, c.header, token, 0, 0) }},
+		{3, func() { th.request(actExpire, c.header, token, 0, 0) }},
 		// The token sent the other way: a header token in the cookie, a
 		// cookie in the header. It must find nothing and end nothing.
-		what := actLoad
-		if th.rng.IntN(3) == 0 {
-			what = actDestroy
+		{4, func() { th.request(actLoad, !c.header, token, 0, 0) }},
+		{2, func() { th.request(actDestroy, !c.header, token, 0, 0) }},
+	}
+	total := 0
+	for _, ch := range choices {
+		total += ch.weight
+	}
+	pick := th.rng.IntN(total)
+	for _, ch := range choices {
+		if pick < ch.weight {
+			ch.do()
+			return
 		}
-		th.request(what, !c.header, token, 0, 0)
-	case choice < 100:
-		th.request(actLoad, c.header, token, 0, 0)
-	default:
-		th.request(actLogin, c.header, token, 0, 0)
+		pick -= ch.weight
 	}
 }
 
@@ -431,6 +442,8 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 	case actSet:
 		q.Set("k", keyName(key))
 		q.Set("v", "v"+strconv.Itoa(value))
+	case actDelete:
+		q.Set("k", keyName(key))
 	case actAddFlash:
 		q.Set("v", "f"+strconv.Itoa(value))
 	case actLogin:
@@ -531,8 +544,14 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 		}
 		slices.SortFunc(load.values, func(a, b kv) int { return a.key - b.key })
 		l.record(th.id, opInput{act: actLoad, user: c.user, req: req, header: header, token: tokenID,
-			flashes: what == actTakeFlashes}, load, call, res.Loaded, note)
+			flashes: what == actTakeFlashes || what == actClear}, load, call, res.Loaded, note)
 		in.found, in.signed = res.Found, res.User != ""
+		switch what {
+		case actDelete:
+			_, in.had = res.Values[keyName(key)]
+		case actClear:
+			in.had = len(res.Values) > 0
+		}
 		call = res.Loaded + 1
 	}
 	if what == actTakeFlashes {

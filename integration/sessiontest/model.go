@@ -82,6 +82,12 @@ import (
 //     current any more: interrupted. No session at the load: Login creates
 //     a signed-in session; RenewID creates nothing on a cookie request, and
 //     on a header request IssueToken creates an empty header session.
+//   - commit of Delete(key), Clear or SetUserID(""): these change the
+//     session only when the load saw something to change (the key; any
+//     value or flash; a user). Then, as for Set: the key goes, every
+//     value and flash queued at the commit goes (also those that came after
+//     the load), or the session becomes anonymous, keeping its token; or
+//     interrupted. Otherwise nothing is written and nothing can fail.
 //   - commit of SetDeadline(a time already past): the session ends.
 //   - Destroy (it need not load): ends the session of the request's kind
 //     whose current or retiring token the request carried, ended or not.
@@ -146,12 +152,16 @@ const (
 	actMint
 	actSignOutDevice
 	actCleanup
+	actDelete
+	actClear
+	actUnbind
 )
 
 var actNames = [...]string{actLoad: "load", actSet: "set", actAddFlash: "add flash", actTakeFlashes: "take flashes",
 	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "destroy others",
 	actRetire: "retire", actDestroyUser: "DestroyUser", actRevoke: "DestroySession", actMint: "NewSession",
-	actSignOutDevice: "DestroyUserSession", actCleanup: "Cleanup"}
+	actSignOutDevice: "DestroyUserSession", actCleanup: "Cleanup", actDelete: "delete", actClear: "clear",
+	actUnbind: "unbind"}
 
 func (a act) String() string { return actNames[a] }
 
@@ -187,11 +197,14 @@ type opInput struct {
 	// found and signed are what the request's load saw, for its commit:
 	// a session, and one bound to the user.
 	found, signed bool
-	// flashes marks the load of a request that calls Flashes: the model
-	// keeps its snapshot of the queue until its commit.
+	// flashes marks the load of a request that calls Flashes or Clear: the
+	// model keeps its snapshot of the queue until its commit.
 	flashes bool
-	key     int // actSet
-	value   int // actSet: the value; actAddFlash: the flash; both unique in the run
+	// had is what the load saw that decides whether the request changes
+	// anything: actDelete, the key; actClear, any value.
+	had   bool
+	key   int // actSet, actDelete
+	value int // actSet: the value; actAddFlash: the flash; both unique in the run
 }
 
 // opOutput is what the client saw.
@@ -389,6 +402,36 @@ func (s table) step(in opInput, out opOutput) (bool, table) {
 			return false, s
 		}
 		r.flashes = kept
+		return true, s.with(i, r)
+
+	case actDelete, actClear, actUnbind:
+		var snap []int
+		snap, s = s.takePending(in.req)
+		changes := in.found && (in.act == actDelete && in.had ||
+			in.act == actClear && (in.had || len(snap) > 0) || in.act == actUnbind && in.signed)
+		if !changes {
+			// Nothing to change, so nothing is written: no new session, no
+			// interruption.
+			return out.outcome == outOK && out.token == 0, s
+		}
+		i := s.session(in.token, in.header)
+		if i < 0 {
+			return out.outcome == outInterrupted && out.token == 0, s
+		}
+		if out.outcome != outOK || out.token != 0 {
+			return false, s
+		}
+		r := s.rows[i]
+		switch in.act {
+		case actDelete:
+			r.values = slices.DeleteFunc(slices.Clone(r.values), func(v kv) bool { return v.key == in.key })
+		case actClear:
+			// Every value and flash at the commit, also those that came
+			// after the load.
+			r.values, r.flashes = nil, nil
+		case actUnbind:
+			r.signed = false
+		}
 		return true, s.with(i, r)
 
 	case actRenew, actLogin:
@@ -651,10 +694,12 @@ func describe(in opInput, out opOutput) string {
 	switch in.act {
 	case actSet:
 		fmt.Fprintf(&b, " %s=%d", keyName(in.key), in.value)
+	case actDelete:
+		fmt.Fprintf(&b, " %s", keyName(in.key))
 	case actAddFlash:
 		fmt.Fprintf(&b, " %d", in.value)
 	}
-	if in.act != actLoad && in.act != actDestroy && in.act != actRetire && in.act < actDestroyUser {
+	if in.act != actLoad && in.act != actDestroy && in.act != actRetire && (in.act < actDestroyUser || in.act >= actDelete) {
 		if in.found {
 			b.WriteString(" (loaded a session)")
 		} else {
