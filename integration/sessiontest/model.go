@@ -60,6 +60,9 @@ import (
 //     still queued at its commit, and removes them: a flash is shown at most
 //     once, to the request whose commit took it. A flash queued after the
 //     load stays for a later request.
+//   - Delete, Clear and SetUserID("") decide at the load whether there is
+//     anything to change: a key another request set after the load
+//     survives this request's Delete of it.
 //
 // # The operations, at their instants
 //
@@ -74,8 +77,10 @@ import (
 //     request creates a new anonymous session holding just this change,
 //     under a token never seen before; a header request creates nothing
 //     (ErrTokenNotIssued).
-//   - commit of Flashes: as above. Nothing queued at the load: nothing
-//     shown, nothing written, no error.
+//   - commit of Flashes (its own early save): shows and removes the flashes
+//     of its load's snapshot still queued; no longer current: shows nothing,
+//     interrupted. Nothing queued at the load: nothing shown, nothing
+//     written, no error.
 //   - commit of RenewID, or of Login(user): the session moves to a new
 //     token and the old one becomes its retiring token; Login binds the
 //     user, keeping the values of an anonymous or same-user session. Not
@@ -110,7 +115,9 @@ import (
 // The checked runs keep the store's clock still while requests are in
 // flight and move it only between them, never by a session's idle window:
 // expiry refreshes happen (and must change nothing above), idle expiry does
-// not, so the model needs no time.
+// not, so the model needs no time. Not in this contract, and held by tests
+// of their own: idle expiry, WithLifetime, RememberMe and SetIdleTimeout,
+// cookie attributes, CSRF, and a header session made from a cookie session.
 func sessionModel() porcupine.Model {
 	return porcupine.Model{
 		Partition: partitionByUser,
