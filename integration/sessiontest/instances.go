@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsession/ginsession"
@@ -85,6 +86,10 @@ func RunInstances(t *testing.T, open Opener) {
 
 	t.Run("DeviceSignOutOnOneWinsOverALoginInFlightOnTheOther", func(t *testing.T) {
 		testDeviceSignOutDuringLogin(t, open)
+	})
+
+	t.Run("OfTwoDevicesSigningEachOtherOutOnlyOneSucceeds", func(t *testing.T) {
+		testSignOutEverywhereElseTwiceAtOnce(t, open)
 	})
 
 	t.Run("RenewOnOneKillsOldIDOnTheOther", func(t *testing.T) {
@@ -181,4 +186,54 @@ func testDeviceSignOutDuringLogin(t *testing.T, open Opener) {
 	require.Equal(t, http.StatusOK, login.StatusCode)
 	assert.True(t, ok, "DestroyUserSession says the listed session was not alice's")
 	assert.Empty(t, device.get(b, "/whoami").body, "the device is still signed in after alice signed it out")
+}
+
+// testSignOutEverywhereElseTwiceAtOnce: two devices of one user press "sign
+// out everywhere else" at the same moment, on two instances (the owner and
+// a thief, say). Whichever goes first signs the other out, so the other's
+// request speaks for a revoked session: it must delete nothing and fail
+// with ErrSessionInterrupted, and the first device stays signed in. A
+// third device's row is held locked meanwhile, by a transaction of the
+// test's own, so that both DELETEs have started before either commits (on
+// one server; a cluster's nodes do not share locks).
+func testSignOutEverywhereElseTwiceAtOnce(t *testing.T, open Opener) {
+	dbA, dbB := open(t), open(t)
+	table := freshTable(t, dbA)
+	var a, b *app
+	a = newApp(t, dbA, table, nil, userRoutes(&a))
+	b = newApp(t, dbB, table, nil, userRoutes(&b))
+	owner, thief, third := newClient(t), newClient(t), newClient(t)
+	for _, cl := range []*client{owner, thief, third} {
+		require.Equal(t, "hello", cl.get(a, "/login?u=alice").body)
+	}
+	held := third.get(a, "/handle").body
+
+	tx := dbA.Begin()
+	require.NoError(t, tx.Error)
+	require.NoError(t, tx.Exec("UPDATE "+table+" SET version = version WHERE id = ?", held).Error)
+	results := make(chan response, 2)
+	go func() { results <- owner.get(a, "/signout-others") }()
+	go func() { results <- thief.get(b, "/signout-others") }()
+	time.Sleep(500 * time.Millisecond) // both DELETEs reach the held row
+	// On a cluster the lock holds only on its own node, and a DELETE
+	// through another aborts the transaction: its rollback then fails.
+	_ = tx.Rollback()
+	first, second := <-results, <-results
+
+	succeeded := 0
+	for _, r := range []response{first, second} {
+		if r.StatusCode == http.StatusOK {
+			succeeded++
+		}
+	}
+	assert.Equal(t, 1, succeeded, "both requests signed the user out everywhere else: %d %q and %d %q",
+		first.StatusCode, first.body, second.StatusCode, second.body)
+	signedIn := 0
+	for _, cl := range []*client{owner, thief} {
+		if cl.get(a, "/whoami").body == "alice" {
+			signedIn++
+		}
+	}
+	assert.Equal(t, 1, signedIn, "the device whose request succeeded is no longer signed in")
+	assert.Empty(t, third.get(b, "/whoami").body)
 }

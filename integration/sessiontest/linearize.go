@@ -38,7 +38,7 @@ const (
 	linInstances   = 3
 	sharedKeys     = 2 // s0, s1: every tab of a session writes them; p<tab> is one tab's own
 	linClockSteps  = 7 // how often the clock moves during a run: 36 hours each, within the idle window
-	linCheckBudget = 3 * time.Minute
+	linCheckBudget = 90 * time.Second
 )
 
 // RunLinearizability records a history of many clients on linInstances app
@@ -46,12 +46,15 @@ const (
 // each), for at least d, and checks it against sessionModel, the contract.
 // Browsers (cookie sessions, several tabs each) and API clients (header
 // sessions, several threads each) read, write shared and private keys,
-// queue and take flashes, renew their IDs, log in, log out, end their
-// session by a deadline in the past, sign out everywhere else, send their
-// token the wrong way, and are revoked by Store.DestroyUser and
-// Store.DestroySession meanwhile; the store's clock moves between requests
-// so that expiry refreshes run too. Every request must succeed or fail only
-// in ways the contract names, and the history must be linearizable.
+// delete and clear them, queue and take flashes, renew their IDs, log in,
+// sign out keeping the cart, log out, end their session by a deadline in
+// the past, sign out everywhere else and send their token the wrong way,
+// over real HTTP, saving explicitly or as the headers go out; meanwhile
+// sessions are made by Store.NewSession and revoked by Store.DestroyUser,
+// DestroyUserSession and DestroySession, expired rows are cleaned up, and
+// the store's clock moves between requests so that expiry refreshes run
+// too. Every request must succeed or fail only in ways the contract names,
+// and the history must be linearizable.
 func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 	clock := NewClock()
 	var dbs []DB
@@ -59,15 +62,13 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 		dbs = append(dbs, open(t))
 	}
 	table := freshTable(t, dbs[0])
-	l := &linRun{t: t, clock: clock, base: time.Now(), tokens: map[string]int{}, dead: map[string]bool{}, results: map[int]*linResult{},
+	l := &linRun{clock: clock, base: time.Now(), tokens: map[string]int{}, dead: map[string]bool{}, results: map[int]*linResult{},
 		issued: make([]map[string]bool, linUsers)}
 	for u := range l.issued {
 		l.issued[u] = map[string]bool{}
 	}
 	for _, db := range dbs {
-		var a *app
-		a = newApp(t, db, table, clock, l.routes(&a), ginsession.WithTokenHeader("Authorization"))
-		l.apps = append(l.apps, a)
+		l.apps = append(l.apps, newApp(t, db, table, clock, l.routes, ginsession.WithTokenHeader("Authorization")))
 	}
 	l.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	t.Cleanup(l.hc.CloseIdleConnections)
@@ -100,8 +101,9 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 	l.mu.Lock()
 	ops, failures := l.ops, l.failures
 	l.mu.Unlock()
-	t.Logf("%d requests and %d store calls in %s by %d clients on %d instances: %d operations; %s",
-		l.requests.Load(), l.calls.Load(), d, l.nextID.Load(), len(l.apps), len(ops), tally(ops))
+	t.Logf("%d requests and %d store calls in %s by %d tabs and API threads of %d users on %d instances: %d operations; %s",
+		l.requests.Load(), l.calls.Load(), d, linUsers*(linBrowsers*linTabs+linAPIClients*linAPIThreads), linUsers,
+		len(l.apps), len(ops), tally(ops))
 	if len(failures) > 20 {
 		failures = append(failures[:20], fmt.Sprintf("... and %d more", len(failures)-20))
 	}
@@ -115,7 +117,6 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 
 // linRun is one linearizability run.
 type linRun struct {
-	t     *testing.T
 	apps  []*app
 	clock *Clock
 	hc    *http.Client
@@ -133,7 +134,7 @@ type linRun struct {
 	failures              []string
 	results               map[int]*linResult // what each request's handler saw, by request
 	tokens                map[string]int     // interned tokens
-	issued                []map[string]bool  // per user: tokens handed out, true for header ones
+	issued                []map[string]bool  // per user: the tokens handed out
 	dead                  map[string]bool    // tokens known to be dead
 }
 
@@ -179,14 +180,14 @@ type opMeta struct {
 
 // issue notes a token handed out to a client of user u; a token handed out
 // twice is a failure.
-func (l *linRun) issue(u int, token string, header bool) int {
+func (l *linRun) issue(u int, token string) int {
 	n, seen := l.intern(token)
 	if seen {
 		l.failf("token t%d handed out a second time", n)
 		return n
 	}
 	l.mu.Lock()
-	l.issued[u][token] = header
+	l.issued[u][token] = true
 	l.mu.Unlock()
 	return n
 }
@@ -200,23 +201,25 @@ func (l *linRun) markDead(token string) {
 	l.mu.Unlock()
 }
 
-// linResult is what the /op handler reports.
+// linResult is what a request's handler saw and when, handed to the
+// client through linRun.results.
 type linResult struct {
-	Found   bool              `json:"found"`
-	User    string            `json:"user"`
-	Values  map[string]string `json:"values"`
-	Flashes []string          `json:"flashes"`
-	Token   string            `json:"token"`
-	N       int64             `json:"n"`
-	Err     string            `json:"err"`
-	Loaded  int64             `json:"loaded"`
-	Saved   int64             `json:"saved"`
-	Done    int64             `json:"done"`
+	Found   bool              // the load found a session
+	User    string            // its user
+	Values  map[string]string // its values
+	Flashes []string          // what Flashes returned
+	Token   string            // what IssueToken returned
+	N       int64             // what DestroyOthers returned
+	Err     string            // how an explicit save ended: "", "interrupted", "nouser", "notissued" or the error
+	// Loaded is the instant after the load, Saved after the save, Done
+	// when the handler is about to return (a renewal ends after it).
+	Loaded, Saved, Done int64
 }
 
 // The actions of /op, by their query parameter a.
 var actParams = map[act]string{actLoad: "read", actSet: "set", actAddFlash: "flash", actTakeFlashes: "take",
-	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "others"}
+	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "others",
+	actDelete: "delete", actClear: "clear", actUnbind: "unbind"}
 
 // routes are the app's: /op for cookie requests, /api/op for header ones
 // (a request there carries the token header). Each request loads its
@@ -225,11 +228,9 @@ var actParams = map[act]string{actLoad: "read", actSet: "set", actAddFlash: "fla
 // or the middleware's as the response's headers go out, through the default
 // error handler should it fail. What the handler saw goes to the client
 // through linRun.results, since an error response replaces the route's.
-func (l *linRun) routes(a **app) func(r *gin.Engine) {
-	return func(r *gin.Engine) {
-		r.GET("/op", l.serve)
-		r.Group("/api").GET("/op", l.serve)
-	}
+func (l *linRun) routes(r *gin.Engine) {
+	r.GET("/op", l.serve)
+	r.Group("/api").GET("/op", l.serve)
 }
 
 func (l *linRun) serve(c *gin.Context) {
@@ -262,6 +263,12 @@ func (l *linRun) serve(c *gin.Context) {
 		s.Set(c.Query("k"), c.Query("v"))
 	case actParams[actAddFlash]:
 		s.AddFlash(c.Query("v"))
+	case actParams[actDelete]:
+		s.Delete(c.Query("k"))
+	case actParams[actClear]:
+		s.Clear()
+	case actParams[actUnbind]:
+		s.SetUserID("") // signed out, the cart kept
 	case actParams[actTakeFlashes]:
 		res.Flashes = []string{}
 		for _, f := range s.Flashes() {
@@ -361,7 +368,9 @@ func (th *linThread) run(deadline time.Time) {
 	}
 }
 
-// step makes one request, chosen at random.
+// step makes one request, chosen at random by these weights
+// (a signed-out client logs in more often); an API client without a live
+// token first gets one from NewSession half the time.
 func (th *linThread) step() {
 	l, c := th.l, th.c
 	token, lost, user := c.state()
@@ -369,42 +378,44 @@ func (th *linThread) step() {
 		l.mint(th.id, c)
 		return
 	}
-	login := 6
+	login := 5
 	if user == "" {
-		login = 16
+		login = 15
 	}
-	choice := th.rng.IntN(100 + login)
-	switch {
-	case choice < 24:
-		th.request(actLoad, c.header, token, 0, 0)
-	case choice < 38:
-		th.request(actSet, c.header, token, th.rng.IntN(sharedKeys), int(l.values.Add(1)))
-	case choice < 48:
-		th.request(actSet, c.header, token, sharedKeys+th.tab, int(l.values.Add(1)))
-	case choice < 58:
-		th.request(actAddFlash, c.header, token, 0, int(l.flashes.Add(1)))
-	case choice < 68:
-		th.request(actTakeFlashes, c.header, token, 0, 0)
-	case choice < 76:
-		th.request(actRenew, c.header, token, 0, 0)
-	case choice < 81:
-		th.request(actDestroy, c.header, token, 0, 0)
-	case choice < 85:
-		th.request(actDestroyOthers, c.header, token, 0, 0)
-	case choice < 88:
-		th.request(actExpire, c.header, token, 0, 0)
-	case choice < 94:
+	shared := th.rng.IntN(sharedKeys)
+	choices := []struct {
+		weight int
+		do     func()
+	}{
+		{28, func() { th.request(actLoad, c.header, token, 0, 0) }},
+		{14, func() { th.request(actSet, c.header, token, shared, int(l.values.Add(1))) }},
+		{9, func() { th.request(actSet, c.header, token, sharedKeys+th.tab, int(l.values.Add(1))) }},
+		{3, func() { th.request(actDelete, c.header, token, shared, 0) }},
+		{2, func() { th.request(actClear, c.header, token, 0, 0) }},
+		{9, func() { th.request(actAddFlash, c.header, token, 0, int(l.flashes.Add(1))) }},
+		{9, func() { th.request(actTakeFlashes, c.header, token, 0, 0) }},
+		{7, func() { th.request(actRenew, c.header, token, 0, 0) }},
+		{login, func() { th.request(actLogin, c.header, token, 0, 0) }},
+		{2, func() { th.request(actUnbind, c.header, token, 0, 0) }},
+		{5, func() { th.request(actDestroy, c.header, token, 0, 0) }},
+		{4, func() { th.request(actDestroyOthers, c.header, token, 0, 0) }},
+		{3, func() { th.request(actExpire, c.header, token, 0, 0) }},
 		// The token sent the other way: a header token in the cookie, a
 		// cookie in the header. It must find nothing and end nothing.
-		what := actLoad
-		if th.rng.IntN(3) == 0 {
-			what = actDestroy
+		{4, func() { th.request(actLoad, !c.header, token, 0, 0) }},
+		{2, func() { th.request(actDestroy, !c.header, token, 0, 0) }},
+	}
+	total := 0
+	for _, ch := range choices {
+		total += ch.weight
+	}
+	pick := th.rng.IntN(total)
+	for _, ch := range choices {
+		if pick < ch.weight {
+			ch.do()
+			return
 		}
-		th.request(what, !c.header, token, 0, 0)
-	case choice < 100:
-		th.request(actLoad, c.header, token, 0, 0)
-	default:
-		th.request(actLogin, c.header, token, 0, 0)
+		pick -= ch.weight
 	}
 }
 
@@ -431,6 +442,8 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 	case actSet:
 		q.Set("k", keyName(key))
 		q.Set("v", "v"+strconv.Itoa(value))
+	case actDelete:
+		q.Set("k", keyName(key))
 	case actAddFlash:
 		q.Set("v", "f"+strconv.Itoa(value))
 	case actLogin:
@@ -513,7 +526,7 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 	}
 	newID := 0
 	if newToken != "" {
-		newID = l.issue(c.user, newToken, header)
+		newID = l.issue(c.user, newToken)
 	}
 
 	tokenID, _ := l.intern(token)
@@ -531,8 +544,14 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 		}
 		slices.SortFunc(load.values, func(a, b kv) int { return a.key - b.key })
 		l.record(th.id, opInput{act: actLoad, user: c.user, req: req, header: header, token: tokenID,
-			flashes: what == actTakeFlashes}, load, call, res.Loaded, note)
+			flashes: what == actTakeFlashes || what == actClear}, load, call, res.Loaded, note)
 		in.found, in.signed = res.Found, res.User != ""
+		switch what {
+		case actDelete:
+			_, in.had = res.Values[keyName(key)]
+		case actClear:
+			in.had = len(res.Values) > 0
+		}
 		call = res.Loaded + 1
 	}
 	if what == actTakeFlashes {
@@ -592,7 +611,7 @@ func (l *linRun) mint(id int, c *linClient) {
 		l.failf("NewSession: %v", err)
 		return
 	}
-	l.record(id, opInput{act: actMint, user: c.user}, opOutput{token: l.issue(c.user, token, true)}, call, ret, "NewSession")
+	l.record(id, opInput{act: actMint, user: c.user}, opOutput{token: l.issue(c.user, token)}, call, ret, "NewSession")
 	c.mu.Lock()
 	c.token, c.lost, c.lastUser = token, false, userName(c.user)
 	c.mu.Unlock()
@@ -817,7 +836,11 @@ func checkLinearizable(t *testing.T, ops []porcupine.Operation) {
 	res, _ := porcupine.CheckOperationsVerbose(model, ops, linCheckBudget)
 	parts := partitionByUser(ops)
 	t.Logf("checked %d operations in %d partitions in %s: %s", len(ops), len(parts), time.Since(start).Round(time.Millisecond), res)
-	if res == porcupine.Ok {
+	switch res {
+	case porcupine.Ok:
+		return
+	case porcupine.Unknown:
+		t.Errorf("the check did not finish within %s: make the run shorter or its partitions smaller", linCheckBudget)
 		return
 	}
 	// Find the smallest partition that fails, to show.
@@ -842,14 +865,26 @@ func checkLinearizable(t *testing.T, ops []porcupine.Operation) {
 		if dir == "" {
 			dir, _ = os.MkdirTemp("", "ginsession-linearizability-")
 		}
-		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + "-" + userName(user) + ".html"
-		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Logf("cannot write the visualization: %v", err)
-		} else if err := porcupine.VisualizePath(model, info, path); err != nil {
+			t.Logf("cannot write the artifacts: %v", err)
+			return
+		}
+		base := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+userName(user))
+		if err := porcupine.VisualizePath(model, info, base+".html"); err != nil {
 			t.Logf("cannot write the visualization: %v", err)
 		} else {
-			t.Logf("visualization of %s's history: %s", userName(user), path)
+			t.Logf("visualization of %s's history: %s", userName(user), base+".html")
+		}
+		byStart := slices.Clone(part)
+		slices.SortFunc(byStart, func(a, b porcupine.Operation) int { return int(a.Call - b.Call) })
+		var all strings.Builder
+		for _, op := range byStart {
+			all.WriteString(describeOp(op) + "\n")
+		}
+		if err := os.WriteFile(base+".txt", []byte(all.String()), 0o644); err != nil {
+			t.Logf("cannot write the operations: %v", err)
+		} else {
+			t.Logf("all %d operations of %s's history, by start: %s", len(part), userName(user), base+".txt")
 		}
 		return
 	}

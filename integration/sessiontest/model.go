@@ -60,6 +60,9 @@ import (
 //     still queued at its commit, and removes them: a flash is shown at most
 //     once, to the request whose commit took it. A flash queued after the
 //     load stays for a later request.
+//   - Delete, Clear and SetUserID("") decide at the load whether there is
+//     anything to change: a key another request set after the load
+//     survives this request's Delete of it.
 //
 // # The operations, at their instants
 //
@@ -74,14 +77,22 @@ import (
 //     request creates a new anonymous session holding just this change,
 //     under a token never seen before; a header request creates nothing
 //     (ErrTokenNotIssued).
-//   - commit of Flashes: as above. Nothing queued at the load: nothing
-//     shown, nothing written, no error.
+//   - commit of Flashes (its own early save): shows and removes the flashes
+//     of its load's snapshot still queued; no longer current: shows nothing,
+//     interrupted. Nothing queued at the load: nothing shown, nothing
+//     written, no error.
 //   - commit of RenewID, or of Login(user): the session moves to a new
 //     token and the old one becomes its retiring token; Login binds the
 //     user, keeping the values of an anonymous or same-user session. Not
 //     current any more: interrupted. No session at the load: Login creates
 //     a signed-in session; RenewID creates nothing on a cookie request, and
 //     on a header request IssueToken creates an empty header session.
+//   - commit of Delete(key), Clear or SetUserID(""): these change the
+//     session only when the load saw something to change (the key; any
+//     value or flash; a user). Then, as for Set: the key goes, every
+//     value and flash queued at the commit goes (also those that came after
+//     the load), or the session becomes anonymous, keeping its token; or
+//     interrupted. Otherwise nothing is written and nothing can fail.
 //   - commit of SetDeadline(a time already past): the session ends.
 //   - Destroy (it need not load): ends the session of the request's kind
 //     whose current or retiring token the request carried, ended or not.
@@ -104,7 +115,9 @@ import (
 // The checked runs keep the store's clock still while requests are in
 // flight and move it only between them, never by a session's idle window:
 // expiry refreshes happen (and must change nothing above), idle expiry does
-// not, so the model needs no time.
+// not, so the model needs no time. Not in this contract, and held by tests
+// of their own: idle expiry, WithLifetime, RememberMe and SetIdleTimeout,
+// cookie attributes, CSRF, and a header session made from a cookie session.
 func sessionModel() porcupine.Model {
 	return porcupine.Model{
 		Partition: partitionByUser,
@@ -146,12 +159,16 @@ const (
 	actMint
 	actSignOutDevice
 	actCleanup
+	actDelete
+	actClear
+	actUnbind
 )
 
 var actNames = [...]string{actLoad: "load", actSet: "set", actAddFlash: "add flash", actTakeFlashes: "take flashes",
 	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "destroy others",
 	actRetire: "retire", actDestroyUser: "DestroyUser", actRevoke: "DestroySession", actMint: "NewSession",
-	actSignOutDevice: "DestroyUserSession", actCleanup: "Cleanup"}
+	actSignOutDevice: "DestroyUserSession", actCleanup: "Cleanup", actDelete: "delete", actClear: "clear",
+	actUnbind: "unbind"}
 
 func (a act) String() string { return actNames[a] }
 
@@ -187,11 +204,14 @@ type opInput struct {
 	// found and signed are what the request's load saw, for its commit:
 	// a session, and one bound to the user.
 	found, signed bool
-	// flashes marks the load of a request that calls Flashes: the model
-	// keeps its snapshot of the queue until its commit.
+	// flashes marks the load of a request that calls Flashes or Clear: the
+	// model keeps its snapshot of the queue until its commit.
 	flashes bool
-	key     int // actSet
-	value   int // actSet: the value; actAddFlash: the flash; both unique in the run
+	// had is what the load saw that decides whether the request changes
+	// anything: actDelete, the key; actClear, any value.
+	had   bool
+	key   int // actSet, actDelete
+	value int // actSet: the value; actAddFlash: the flash; both unique in the run
 }
 
 // opOutput is what the client saw.
@@ -389,6 +409,36 @@ func (s table) step(in opInput, out opOutput) (bool, table) {
 			return false, s
 		}
 		r.flashes = kept
+		return true, s.with(i, r)
+
+	case actDelete, actClear, actUnbind:
+		var snap []int
+		snap, s = s.takePending(in.req)
+		changes := in.found && (in.act == actDelete && in.had ||
+			in.act == actClear && (in.had || len(snap) > 0) || in.act == actUnbind && in.signed)
+		if !changes {
+			// Nothing to change, so nothing is written: no new session, no
+			// interruption.
+			return out.outcome == outOK && out.token == 0, s
+		}
+		i := s.session(in.token, in.header)
+		if i < 0 {
+			return out.outcome == outInterrupted && out.token == 0, s
+		}
+		if out.outcome != outOK || out.token != 0 {
+			return false, s
+		}
+		r := s.rows[i]
+		switch in.act {
+		case actDelete:
+			r.values = slices.DeleteFunc(slices.Clone(r.values), func(v kv) bool { return v.key == in.key })
+		case actClear:
+			// Every value and flash at the commit, also those that came
+			// after the load.
+			r.values, r.flashes = nil, nil
+		case actUnbind:
+			r.signed = false
+		}
 		return true, s.with(i, r)
 
 	case actRenew, actLogin:
@@ -651,10 +701,12 @@ func describe(in opInput, out opOutput) string {
 	switch in.act {
 	case actSet:
 		fmt.Fprintf(&b, " %s=%d", keyName(in.key), in.value)
+	case actDelete:
+		fmt.Fprintf(&b, " %s", keyName(in.key))
 	case actAddFlash:
 		fmt.Fprintf(&b, " %d", in.value)
 	}
-	if in.act != actLoad && in.act != actDestroy && in.act != actRetire && in.act < actDestroyUser {
+	if in.act != actLoad && in.act != actDestroy && in.act != actRetire && (in.act < actDestroyUser || in.act >= actDelete) {
 		if in.found {
 			b.WriteString(" (loaded a session)")
 		} else {
