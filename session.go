@@ -371,8 +371,11 @@ func (s *Session) Destroy() {
 // reports what went wrong. Most handlers never need it; call it before
 // streaming a response if the session may still change, or to handle a save
 // error yourself (the error handler then stays out of it). Save is cheap when
-// nothing changed. A new session on a header request is created by
-// IssueToken, which hands out its token: Save before it saves nothing yet.
+// nothing changed. A sign-in on a header request without a session yet
+// (an API's login: Login, then IssueToken) is saved by IssueToken, which
+// hands out its token: Save before it saves nothing yet and reports no
+// error. Any other new session on a header request fails the save with
+// ErrTokenNotIssued: its token is unknown or expired.
 func (s *Session) Save() error {
 	defer s.flush()
 	s.mu.Lock()
@@ -384,7 +387,7 @@ func (s *Session) Save() error {
 	if s.readOnly {
 		return s.refusal("Save")
 	}
-	if s.header && s.state != nil && !s.exists && !s.keep && s.err == nil && len(s.destroyed) == 0 {
+	if s.header && s.state != nil && !s.exists && !s.keep && s.err == nil && len(s.destroyed) == 0 && s.userIDSet && s.userID != "" {
 		return nil // IssueToken will
 	}
 	err := s.commit(s.headersOpen())

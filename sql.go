@@ -105,6 +105,14 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		self = "SELECT 1 FROM (SELECT id FROM " + table + " WHERE id = ? AND user_id = ? AND expires_at > ?) AS me"
 	}
 	q[sDestroyOthers] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> '' AND id <> ? AND EXISTS (" + self + ")"
+	if st.db.Dialector.Name() == "postgres" {
+		// At READ COMMITTED each of two sessions signing each other out at
+		// once would find itself live in its own snapshot, and both would
+		// go. Locking the user's live rows first, in one order, makes the
+		// second wait for the first and then find itself gone.
+		q[sDestroyOthers] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> '' AND id <> ? AND ? IN (SELECT id FROM " + table +
+			" WHERE user_id = ? AND expires_at > ? ORDER BY id FOR UPDATE)"
+	}
 	q[sEndRenewal] = "UPDATE " + table + " SET renewed_from = '', renewed_at = NULL WHERE id = ?"
 	// A token minted from a sign-in is a new header row that copies the
 	// sign-in (user, time, deadline) from the row in the same statement, so

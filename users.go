@@ -215,8 +215,12 @@ func (s *Session) Login(userID string) {
 		s.contents.clear()
 		s.cleared = true
 		s.pol = policy{flags: s.pol.flags & flagHeader}
-		s.policySet |= partKind | partIdle | partDeadline | partUnbound
+		s.policySet |= partKind | partIdle | partDeadline
 	}
+	// Signed in: the mark of an earlier unbind goes, even over a
+	// concurrent save's.
+	s.pol.flags &^= flagUnbound
+	s.policySet |= partUnbound
 	s.userID = userID
 	s.userIDSet = true
 	s.dirty = true

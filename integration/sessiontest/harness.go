@@ -76,6 +76,12 @@ type app struct {
 // newApp starts an app server on db's table, with routes from setup.
 func newApp(t *testing.T, db DB, table string, clock *Clock, setup func(r *gin.Engine), opts ...ginsession.Option) *app {
 	t.Helper()
+	return newAppOf(t, db, table, clock, func(r *gin.Engine, _ *ginsession.Store) { setup(r) }, opts...)
+}
+
+// newAppOf is newApp for routes that need the app's store (APIHandler).
+func newAppOf(t *testing.T, db DB, table string, clock *Clock, setup func(r *gin.Engine, st *ginsession.Store), opts ...ginsession.Option) *app {
+	t.Helper()
 	gin.SetMode(gin.TestMode)
 	a := &app{t: t, db: db, table: table, logs: &syncBuffer{}}
 	base := []ginsession.Option{
@@ -98,7 +104,7 @@ func newApp(t *testing.T, db DB, table string, clock *Clock, setup func(r *gin.E
 			a.mu.Unlock()
 		}
 	}, gin.RecoveryWithWriter(io.Discard), st.Handler())
-	setup(r)
+	setup(r, st)
 	a.srv = httptest.NewServer(r)
 	t.Cleanup(a.srv.Close)
 	db.Counter.Take()

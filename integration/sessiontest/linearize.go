@@ -68,7 +68,7 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 		l.issued[u] = map[string]bool{}
 	}
 	for _, db := range dbs {
-		l.apps = append(l.apps, newApp(t, db, table, clock, l.routes, ginsession.WithTokenHeader("Authorization")))
+		l.apps = append(l.apps, newAppOf(t, db, table, clock, l.routes, ginsession.WithTokenHeader("Authorization")))
 	}
 	l.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	t.Cleanup(l.hc.CloseIdleConnections)
@@ -222,15 +222,15 @@ var actParams = map[act]string{actLoad: "read", actSet: "set", actAddFlash: "fla
 	actDelete: "delete", actClear: "clear", actUnbind: "unbind"}
 
 // routes are the app's: /op for cookie requests, /api/op for header ones
-// (a request there carries the token header). Each request loads its
+// (under APIHandler: a request there is a header request, token or not). Each request loads its
 // session (but Destroy, which need not), notes the instant, makes its one
 // change, and notes the instant after the save: either Save's (save=explicit)
 // or the middleware's as the response's headers go out, through the default
 // error handler should it fail. What the handler saw goes to the client
 // through linRun.results, since an error response replaces the route's.
-func (l *linRun) routes(r *gin.Engine) {
+func (l *linRun) routes(r *gin.Engine, st *ginsession.Store) {
 	r.GET("/op", l.serve)
-	r.Group("/api").GET("/op", l.serve)
+	r.Group("/api", st.APIHandler()).GET("/op", l.serve)
 }
 
 func (l *linRun) serve(c *gin.Context) {
@@ -544,7 +544,7 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 		}
 		slices.SortFunc(load.values, func(a, b kv) int { return a.key - b.key })
 		l.record(th.id, opInput{act: actLoad, user: c.user, req: req, header: header, token: tokenID,
-			flashes: what == actTakeFlashes || what == actClear}, load, call, res.Loaded, note)
+			flashes: what == actTakeFlashes || what == actClear, login: what == actLogin}, load, call, res.Loaded, note)
 		in.found, in.signed = res.Found, res.User != ""
 		switch what {
 		case actDelete:

@@ -83,7 +83,10 @@ import (
 //     written, no error.
 //   - commit of RenewID, or of Login(user): the session moves to a new
 //     token and the old one becomes its retiring token; Login binds the
-//     user, keeping the values of an anonymous or same-user session. Not
+//     user, keeping the values of an anonymous or same-user session, but
+//     dropping every value and flash queued at its commit when its load saw
+//     a session that was signed in once and unbound since (SetUserID("")):
+//     such a session no longer knows whose it was. Not
 //     current any more: interrupted. No session at the load: Login creates
 //     a signed-in session; RenewID creates nothing on a cookie request, and
 //     on a header request IssueToken creates an empty header session.
@@ -207,6 +210,10 @@ type opInput struct {
 	// flashes marks the load of a request that calls Flashes or Clear: the
 	// model keeps its snapshot of the queue until its commit.
 	flashes bool
+	// login marks the load of a request that calls Login: whether the
+	// session was bound once and unbound since decides, there, whether the
+	// sign-in keeps its values.
+	login bool
 	// had is what the load saw that decides whether the request changes
 	// anything: actDelete, the key; actClear, any value.
 	had   bool
@@ -236,6 +243,7 @@ type row struct {
 	signed          bool // bound to the partition's user; else anonymous
 	header          bool
 	ended           bool // its own deadline passed; the row stays
+	unbound         bool // was signed in, then unbound: a Login starts it clean
 	values          []kv
 	flashes         []int
 }
@@ -245,6 +253,7 @@ type row struct {
 type snapshot struct {
 	req     int
 	flashes []int
+	unbound bool // a Login's load saw a session bound once and unbound since
 }
 
 // table is the model's state: the sessions of one user's clients, sorted
@@ -308,6 +317,13 @@ func (s table) sort() {
 	slices.SortFunc(s.rows, func(a, b row) int { return a.token - b.token })
 }
 
+// pendingUnbound reports whether the load of request req, a Login, saw a
+// session bound once and unbound since.
+func (s table) pendingUnbound(req int) bool {
+	i := slices.IndexFunc(s.pending, func(p snapshot) bool { return p.req == req })
+	return i >= 0 && s.pending[i].unbound
+}
+
 // takePending returns the snapshot of request req, if any, and s without it.
 func (s table) takePending(req int) ([]int, table) {
 	i := slices.IndexFunc(s.pending, func(p snapshot) bool { return p.req == req })
@@ -354,8 +370,8 @@ func (s table) step(in opInput, out opOutput) (bool, table) {
 		if !out.found || out.outcome != outOK || out.userID != want || !slices.Equal(out.values, r.values) {
 			return false, s
 		}
-		if in.flashes && len(r.flashes) > 0 {
-			s.pending = append(slices.Clone(s.pending), snapshot{in.req, r.flashes})
+		if in.flashes && len(r.flashes) > 0 || in.login && r.unbound {
+			s.pending = append(slices.Clone(s.pending), snapshot{in.req, r.flashes, r.unbound})
 		}
 		return true, s
 
@@ -437,11 +453,16 @@ func (s table) step(in opInput, out opOutput) (bool, table) {
 			// after the load.
 			r.values, r.flashes = nil, nil
 		case actUnbind:
-			r.signed = false
+			r.signed, r.unbound = false, true
 		}
 		return true, s.with(i, r)
 
 	case actRenew, actLogin:
+		var unbound bool
+		if in.act == actLogin {
+			unbound = s.pendingUnbound(in.req)
+			_, s = s.takePending(in.req)
+		}
 		if !in.found {
 			switch {
 			case in.act == actLogin || in.header:
@@ -463,6 +484,14 @@ func (s table) step(in opInput, out opOutput) (bool, table) {
 		r := s.rows[i]
 		r.token, r.retiring = out.token, in.token
 		r.signed = r.signed || in.act == actLogin
+		if in.act == actLogin {
+			if unbound {
+				// Bound once and unbound since, when the Login loaded: it
+				// starts clean, dropping what is queued at its commit.
+				r.values, r.flashes = nil, nil
+			}
+			r.unbound = false
+		}
 		return true, s.with(i, r)
 
 	case actExpire:
@@ -579,9 +608,9 @@ func insertSorted(xs []int, x int) []int {
 func (s table) equal(o table) bool {
 	return slices.EqualFunc(s.rows, o.rows, func(a, b row) bool {
 		return a.token == b.token && a.retiring == b.retiring && a.signed == b.signed && a.header == b.header &&
-			a.ended == b.ended && slices.Equal(a.values, b.values) && slices.Equal(a.flashes, b.flashes)
+			a.ended == b.ended && a.unbound == b.unbound && slices.Equal(a.values, b.values) && slices.Equal(a.flashes, b.flashes)
 	}) && slices.EqualFunc(s.pending, o.pending, func(a, b snapshot) bool {
-		return a.req == b.req && slices.Equal(a.flashes, b.flashes)
+		return a.req == b.req && a.unbound == b.unbound && slices.Equal(a.flashes, b.flashes)
 	})
 }
 
@@ -603,7 +632,7 @@ func (s table) hash() uint64 {
 	for _, r := range s.rows {
 		put(r.token)
 		put(r.retiring)
-		put(flag(r.signed) | flag(r.header)<<1 | flag(r.ended)<<2)
+		put(flag(r.signed) | flag(r.header)<<1 | flag(r.ended)<<2 | flag(r.unbound)<<3)
 		for _, v := range r.values {
 			put(v.key)
 			put(v.value)
@@ -616,6 +645,7 @@ func (s table) hash() uint64 {
 	}
 	for _, p := range s.pending {
 		put(p.req)
+		put(flag(p.unbound))
 		for _, f := range p.flashes {
 			put(f)
 		}
