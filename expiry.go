@@ -67,8 +67,9 @@ func (s *Session) RememberMe(remember bool) {
 
 // SetIdleTimeout gives this session its own sliding window, saved with it
 // (Django's set_expiry(seconds)). 0 goes back to the window of the session's
-// kind (see RememberMe). A negative d fails the request with
-// ErrInvalidExpiry.
+// kind (see RememberMe). The window is stored in whole seconds: d is
+// truncated to them, and anything between 0 and a second becomes one
+// second. A negative d fails the request with ErrInvalidExpiry.
 func (s *Session) SetIdleTimeout(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
