@@ -48,13 +48,14 @@ const (
 // sessions, several threads each) read, write shared and private keys,
 // delete and clear them, queue and take flashes, renew their IDs, log in,
 // sign out keeping the cart, log out, end their session by a deadline in
-// the past, sign out everywhere else and send their token the wrong way,
-// over real HTTP, saving explicitly or as the headers go out; meanwhile
-// sessions are made by Store.NewSession and revoked by Store.DestroyUser,
-// DestroyUserSession and DestroySession, expired rows are cleaned up, and
-// the store's clock moves between requests so that expiry refreshes run
-// too. Every request must succeed or fail only in ways the contract names,
-// and the history must be linearizable.
+// the past, sign out everywhere else, mint API tokens (MintToken, which the
+// user's API client then takes up as its bearer token half the time) and
+// send their token the wrong way, over real HTTP, saving explicitly or as
+// the headers go out; meanwhile sessions are made by Store.NewSession and
+// revoked by Store.DestroyUser, DestroyUserSession and DestroySession,
+// expired rows are cleaned up, and the store's clock moves between requests
+// so that expiry refreshes run too. Every request must succeed or fail only
+// in ways the contract names, and the history must be linearizable.
 func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 	clock := NewClock()
 	var dbs []DB
@@ -73,25 +74,29 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 	l.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	t.Cleanup(l.hc.CloseIdleConnections)
 
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
+	// Every client exists before any thread starts: a thread may hand a
+	// token to another client of its user.
+	var threads []*linThread
 	for u := range linUsers {
 		for range linBrowsers {
 			c := &linClient{user: u}
 			l.clients = append(l.clients, c)
 			for tab := range linTabs {
-				th := l.newThread(c, tab)
-				wg.Go(func() { th.run(deadline) })
+				threads = append(threads, l.newThread(c, tab))
 			}
 		}
 		for range linAPIClients {
 			c := &linClient{user: u, header: true}
 			l.clients = append(l.clients, c)
 			for tab := range linAPIThreads {
-				th := l.newThread(c, tab)
-				wg.Go(func() { th.run(deadline) })
+				threads = append(threads, l.newThread(c, tab))
 			}
 		}
+	}
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for _, th := range threads {
+		wg.Go(func() { th.run(deadline) })
 	}
 	admin, sweeper := l.nextClient(), l.nextClient()
 	wg.Go(func() { l.admin(admin, deadline) })
@@ -101,9 +106,10 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 	l.mu.Lock()
 	ops, failures := l.ops, l.failures
 	l.mu.Unlock()
-	t.Logf("%d requests and %d store calls in %s by %d tabs and API threads of %d users on %d instances: %d operations; %s",
+	t.Logf("%d requests and %d store calls in %s by %d tabs and API threads of %d users on %d instances: %d operations; %s; "+
+		"%d minted tokens taken up by API clients",
 		l.requests.Load(), l.calls.Load(), d, linUsers*(linBrowsers*linTabs+linAPIClients*linAPIThreads), linUsers,
-		len(l.apps), len(ops), tally(ops))
+		len(l.apps), len(ops), tally(ops), l.adopted.Load())
 	if len(failures) > 20 {
 		failures = append(failures[:20], fmt.Sprintf("... and %d more", len(failures)-20))
 	}
@@ -128,6 +134,7 @@ type linRun struct {
 	nextID                atomic.Int64 // porcupine client IDs
 	reqs, values, flashes atomic.Int64
 	requests, calls       atomic.Int64
+	adopted               atomic.Int64 // minted tokens an API client took up
 	clients               []*linClient
 	mu                    sync.Mutex
 	ops                   []porcupine.Operation
@@ -208,7 +215,7 @@ type linResult struct {
 	User    string            // its user
 	Values  map[string]string // its values
 	Flashes []string          // what Flashes returned
-	Token   string            // what IssueToken returned
+	Token   string            // what IssueToken or MintToken returned
 	N       int64             // what DestroyOthers returned
 	Err     string            // how an explicit save ended: "", "interrupted", "nouser", "notissued" or the error
 	// Loaded is the instant after the load, Saved after the save, Done
@@ -219,7 +226,7 @@ type linResult struct {
 // The actions of /op, by their query parameter a.
 var actParams = map[act]string{actLoad: "read", actSet: "set", actAddFlash: "flash", actTakeFlashes: "take",
 	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "others",
-	actDelete: "delete", actClear: "clear", actUnbind: "unbind"}
+	actDelete: "delete", actClear: "clear", actUnbind: "unbind", actMintToken: "mint"}
 
 // routes are the app's: /op for cookie requests, /api/op for header ones
 // (under APIHandler: a request there is a header request, token or not). Each request loads its
@@ -288,6 +295,9 @@ func (l *linRun) serve(c *gin.Context) {
 		s.SetDeadline(l.clock.Now().Add(-time.Hour))
 	case actParams[actDestroyOthers]:
 		res.N, err = s.DestroyOthers()
+	case actParams[actMintToken]:
+		// A settings page's "new API token": the token goes in the body.
+		res.Token, err = s.MintToken()
 	case actParams[actDestroy]:
 		s.Destroy()
 	}
@@ -375,7 +385,7 @@ func (th *linThread) step() {
 	l, c := th.l, th.c
 	token, lost, user := c.state()
 	if c.header && (token == "" || lost && th.rng.IntN(2) == 0) {
-		l.mint(th.id, c)
+		l.newSession(th.id, c)
 		return
 	}
 	login := 5
@@ -400,6 +410,7 @@ func (th *linThread) step() {
 		{5, func() { th.request(actDestroy, c.header, token, 0, 0) }},
 		{4, func() { th.request(actDestroyOthers, c.header, token, 0, 0) }},
 		{3, func() { th.request(actExpire, c.header, token, 0, 0) }},
+		{3, func() { th.request(actMintToken, c.header, token, 0, 0) }},
 		// The token sent the other way: a header token in the cookie, a
 		// cookie in the header. It must find nothing and end nothing.
 		{4, func() { th.request(actLoad, !c.header, token, 0, 0) }},
@@ -431,9 +442,10 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 	a := l.apps[th.rng.IntN(len(l.apps))]
 	req := int(l.reqs.Add(1))
 	// The save before the headers where the request allows it (IssueToken,
-	// Flashes and DestroyOthers save on their own), else Save.
+	// Flashes, DestroyOthers and MintToken write on their own, and report
+	// how it ended to the handler), else Save.
 	explicit := header && (what == actRenew || what == actLogin) || what == actTakeFlashes ||
-		what == actDestroyOthers || th.rng.IntN(2) == 0
+		what == actDestroyOthers || what == actMintToken || th.rng.IntN(2) == 0
 	q := url.Values{"a": {actParams[what]}, "r": {strconv.Itoa(req)}}
 	if explicit {
 		q.Set("save", "explicit")
@@ -518,7 +530,7 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 			}
 		}
 	}
-	if header && res.Token != "" && res.Token != token {
+	if header && res.Token != "" && res.Token != token && what != actMintToken {
 		newToken = res.Token
 	}
 	if what == actDestroy && !header && token != "" && !cookieExpired {
@@ -527,6 +539,14 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 	newID := 0
 	if newToken != "" {
 		newID = l.issue(c.user, newToken)
+	}
+	minted := ""
+	if what == actMintToken && res.Token != "" {
+		minted = res.Token
+		if newID != 0 {
+			l.failf("%s: MintToken's response renewed the session too", note)
+		}
+		newID = l.issue(c.user, minted)
 	}
 
 	tokenID, _ := l.intern(token)
@@ -572,6 +592,13 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 		l.record(th.id, opInput{act: actRetire, user: c.user, req: req, header: header, token: tokenID}, opOutput{}, res.Done, ret, note)
 	}
 
+	if minted != "" && out.outcome == outOK && th.rng.IntN(2) == 0 {
+		// The user hands the minted token to the API client, which drops
+		// its own for it: the minted session gets used. Otherwise the
+		// sweep revokes it once no request can hold it.
+		l.adopt(c.user, minted)
+	}
+
 	// What the client keeps: a browser takes whatever cookie the response
 	// set, as a cookie jar does; an API client the token in the body.
 	if !own {
@@ -599,9 +626,25 @@ func (th *linThread) request(what act, header bool, token string, key, value int
 	}
 }
 
-// mint gives an API client a new signed-in header session, as an admin
-// tool minting an API token does.
-func (l *linRun) mint(id int, c *linClient) {
+// adopt gives a token minted for user u to one of u's API clients, as its
+// bearer token from now on.
+func (l *linRun) adopt(u int, token string) {
+	var api []*linClient
+	for _, c := range l.clients {
+		if c.user == u && c.header {
+			api = append(api, c)
+		}
+	}
+	c := api[rand.IntN(len(api))]
+	l.adopted.Add(1)
+	c.mu.Lock()
+	c.token, c.lost, c.lastUser = token, false, userName(u)
+	c.mu.Unlock()
+}
+
+// newSession gives an API client a new signed-in header session, as an
+// admin tool minting an API token does.
+func (l *linRun) newSession(id int, c *linClient) {
 	a := l.apps[rand.IntN(len(l.apps))]
 	l.calls.Add(1)
 	call := l.now()
@@ -611,7 +654,7 @@ func (l *linRun) mint(id int, c *linClient) {
 		l.failf("NewSession: %v", err)
 		return
 	}
-	l.record(id, opInput{act: actMint, user: c.user}, opOutput{token: l.issue(c.user, token)}, call, ret, "NewSession")
+	l.record(id, opInput{act: actNewSession, user: c.user}, opOutput{token: l.issue(c.user, token)}, call, ret, "NewSession")
 	c.mu.Lock()
 	c.token, c.lost, c.lastUser = token, false, userName(c.user)
 	c.mu.Unlock()

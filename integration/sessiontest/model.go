@@ -104,6 +104,17 @@ import (
 //     kinds, and reports n with live <= n <= rows (rows counts the ended
 //     ones not yet deleted); if no longer current, interrupted and nothing
 //     ends; a session without a user gives ErrNoUser.
+//   - commit of MintToken: if the load found the user's session (bound to
+//     the user) and it is still live and bound under the token the request
+//     carried, a new signed-in header session, with no values and no
+//     flashes, under the fresh token the response returned; the session
+//     itself is not changed. If it is no longer live, or no longer bound,
+//     or only a retiring token (a renewal moved it: the INSERT ... SELECT
+//     finds the row by its current ID only), interrupted and nothing is
+//     minted. A load that saw no session, or one without a user, gives
+//     ErrNoUser. The minted session is an ordinary header session from then
+//     on: DestroyUser, DestroyOthers of another of the user's sessions and
+//     its own Destroy end it.
 //   - Store.DestroyUser(user): ends every session of the user, of both
 //     kinds, at once; n as for DestroyOthers.
 //   - Store.DestroySession(handle): ends the session whose current or
@@ -120,7 +131,8 @@ import (
 // expiry refreshes happen (and must change nothing above), idle expiry does
 // not, so the model needs no time. Not in this contract, and held by tests
 // of their own: idle expiry, WithLifetime, RememberMe and SetIdleTimeout,
-// cookie attributes, CSRF, and a header session made from a cookie session.
+// cookie attributes, CSRF, and what a minted token copies of the sign-in
+// (its time, deadline and lifetime).
 func sessionModel() porcupine.Model {
 	return porcupine.Model{
 		Partition: partitionByUser,
@@ -159,19 +171,20 @@ const (
 	actRetire
 	actDestroyUser
 	actRevoke
-	actMint
+	actNewSession
 	actSignOutDevice
 	actCleanup
 	actDelete
 	actClear
 	actUnbind
+	actMintToken
 )
 
 var actNames = [...]string{actLoad: "load", actSet: "set", actAddFlash: "add flash", actTakeFlashes: "take flashes",
 	actRenew: "renew", actLogin: "login", actExpire: "expire", actDestroy: "destroy", actDestroyOthers: "destroy others",
-	actRetire: "retire", actDestroyUser: "DestroyUser", actRevoke: "DestroySession", actMint: "NewSession",
+	actRetire: "retire", actDestroyUser: "DestroyUser", actRevoke: "DestroySession", actNewSession: "NewSession",
 	actSignOutDevice: "DestroyUserSession", actCleanup: "Cleanup", actDelete: "delete", actClear: "clear",
-	actUnbind: "unbind"}
+	actUnbind: "unbind", actMintToken: "MintToken"}
 
 func (a act) String() string { return actNames[a] }
 
@@ -229,7 +242,8 @@ type opOutput struct {
 	values  []kv   // actLoad, sorted by key
 	flashes []int  // actTakeFlashes, sorted
 	// token is a token the response handed out that the request did not
-	// carry (interned): a new or renewed session's. 0 for none.
+	// carry (interned): a new or renewed session's, or a minted one's
+	// (actMintToken, actNewSession). 0 for none.
 	token int
 	n     int64 // actDestroyOthers, actDestroyUser; actSignOutDevice: 1 if it reported true
 }
@@ -563,7 +577,22 @@ func (s table) step(in opInput, out opOutput) (bool, table) {
 	case actCleanup:
 		return out.outcome == outOK, s.without(func(r row) bool { return r.ended })
 
-	case actMint:
+	case actNewSession:
+		if out.outcome != outOK || !s.fresh(out.token) {
+			return false, s
+		}
+		return true, s.added(row{token: out.token, header: true, signed: true})
+
+	case actMintToken:
+		if !in.found || !in.signed {
+			return out.outcome == outNoUser && out.token == 0, s
+		}
+		// By its current token only: a retiring token's row has moved to
+		// another ID, and the INSERT ... SELECT finds nothing under the old.
+		i := s.session(in.token, in.header)
+		if i < 0 || !s.rows[i].signed {
+			return out.outcome == outInterrupted && out.token == 0, s
+		}
 		if out.outcome != outOK || !s.fresh(out.token) {
 			return false, s
 		}
@@ -719,7 +748,7 @@ func describe(in opInput, out opOutput) string {
 		kind = "header"
 	}
 	switch in.act {
-	case actDestroyUser, actMint:
+	case actDestroyUser, actNewSession:
 		fmt.Fprintf(&b, "%s(%s)", in.act, userName(in.user))
 	case actRevoke, actSignOutDevice:
 		fmt.Fprintf(&b, "%s(%s)", in.act, tokenName(in.token))
@@ -737,9 +766,12 @@ func describe(in opInput, out opOutput) string {
 		fmt.Fprintf(&b, " %d", in.value)
 	}
 	if in.act != actLoad && in.act != actDestroy && in.act != actRetire && (in.act < actDestroyUser || in.act >= actDelete) {
-		if in.found {
+		switch {
+		case in.found && in.signed:
+			b.WriteString(" (loaded a signed-in session)")
+		case in.found:
 			b.WriteString(" (loaded a session)")
-		} else {
+		default:
 			b.WriteString(" (loaded none)")
 		}
 	}
@@ -755,7 +787,10 @@ func describe(in opInput, out opOutput) string {
 	if in.act == actTakeFlashes {
 		fmt.Fprintf(&b, " %v", out.flashes)
 	}
-	if out.token != 0 {
+	switch {
+	case out.token != 0 && (in.act == actMintToken || in.act == actNewSession):
+		fmt.Fprintf(&b, " minted %s", tokenName(out.token))
+	case out.token != 0:
 		fmt.Fprintf(&b, " new token %s", tokenName(out.token))
 	}
 	if in.act == actDestroyOthers || in.act == actDestroyUser || in.act == actSignOutDevice {

@@ -157,7 +157,7 @@ func TestContractLetsALogoutWinOverARenewalInFlight(t *testing.T) {
 
 func TestContractEndsEveryKindOfSessionAtDestroyUser(t *testing.T) {
 	h := signedIn()
-	h.add(3, 4, 5, opInput{act: actMint}, opOutput{token: 2})
+	h.add(3, 4, 5, opInput{act: actNewSession}, opOutput{token: 2})
 	h.add(4, 6, 7, opInput{act: actDestroyUser}, opOutput{n: 2})
 	in, out := loadOf(2, true)
 	in.header = true
@@ -165,7 +165,7 @@ func TestContractEndsEveryKindOfSessionAtDestroyUser(t *testing.T) {
 	assert.False(t, h.linearizable(), "a header session outlived DestroyUser")
 
 	h = signedIn()
-	h.add(3, 4, 5, opInput{act: actMint}, opOutput{token: 2})
+	h.add(3, 4, 5, opInput{act: actNewSession}, opOutput{token: 2})
 	h.add(4, 6, 7, opInput{act: actDestroyUser}, opOutput{n: 1})
 	assert.False(t, h.linearizable(), "DestroyUser counted one of two live sessions")
 }
@@ -224,7 +224,7 @@ func TestContractLetsADeviceSignOutWinOverARenewalInFlight(t *testing.T) {
 
 func TestContractLetsCleanupDeleteOnlyEndedSessions(t *testing.T) {
 	h := signedIn()
-	h.add(3, 4, 5, opInput{act: actMint}, opOutput{token: 2})
+	h.add(3, 4, 5, opInput{act: actNewSession}, opOutput{token: 2})
 	h.add(3, 6, 7, opInput{act: actExpire, req: 3, token: 2, header: true, found: true, signed: true}, opOutput{})
 	h.add(4, 8, 9, opInput{act: actCleanup}, opOutput{})
 	h.add(4, 10, 11, opInput{act: actDestroyUser}, opOutput{n: 1})
@@ -235,4 +235,142 @@ func TestContractLetsCleanupDeleteOnlyEndedSessions(t *testing.T) {
 	in, out := loadOf(1, true)
 	h.add(1, 10, 11, in, out)
 	assert.False(t, h.linearizable(), "cleanup took a live session's values")
+}
+
+// minting adds a request that loads token 1 at [4, 5] and calls MintToken
+// at [commit, commit+1], with the outcome and the token it returned; between
+// them, at [6, 7], what the history puts there.
+func minting(h *history, between func(h *history), commit int64, out opOutput) {
+	in, lo := loadOf(1, true, kv{0, 1})
+	in.req = 10
+	h.add(1, 4, 5, in, lo)
+	if between != nil {
+		between(h)
+	}
+	h.add(1, commit, commit+1, opInput{act: actMintToken, req: 10, token: 1, found: true, signed: true}, out)
+}
+
+func TestContractMintsAnEmptySignedInHeaderSessionFromASignedInOne(t *testing.T) {
+	h := signedIn()
+	minting(h, nil, 8, opOutput{token: 2})
+	in, out := loadOf(2, true)
+	in.header = true
+	h.add(2, 10, 11, in, out)
+	in, out = loadOf(1, true, kv{0, 1})
+	h.add(1, 10, 11, in, out)
+	h.add(3, 12, 13, opInput{act: actDestroyUser}, opOutput{n: 2})
+	assert.True(t, h.linearizable(), "a new signed-in header session with nothing in it; the browser's untouched")
+
+	h = signedIn()
+	minting(h, nil, 8, opOutput{token: 2})
+	in, out = loadOf(2, true, kv{0, 1})
+	in.header = true
+	h.add(2, 10, 11, in, out)
+	assert.False(t, h.linearizable(), "the minted session showed the source's values")
+
+	h = signedIn()
+	minting(h, nil, 8, opOutput{token: 2})
+	in, out = loadOf(2, true)
+	h.add(2, 10, 11, in, out)
+	assert.False(t, h.linearizable(), "the minted token read a session from the cookie")
+
+	h = signedIn()
+	minting(h, nil, 8, opOutput{token: 1})
+	assert.False(t, h.linearizable(), "MintToken returned the source's own token")
+}
+
+func TestContractMintsNothingFromARevokedSignIn(t *testing.T) {
+	logout := func(h *history) { h.add(2, 6, 7, opInput{act: actDestroy, token: 1}, opOutput{}) }
+	h := signedIn()
+	minting(h, logout, 8, opOutput{outcome: outInterrupted})
+	assert.True(t, h.linearizable(), "refused after the logout")
+
+	h = signedIn()
+	minting(h, logout, 8, opOutput{token: 2})
+	assert.False(t, h.linearizable(), "a mint that succeeded after the source was destroyed")
+
+	h = signedIn()
+	minting(h, logout, 6, opOutput{token: 2})
+	in, out := loadOf(2, true)
+	in.header = true
+	h.add(2, 10, 11, in, out)
+	assert.True(t, h.linearizable(), "a mint overlapping the logout may come first, and then outlives it")
+
+	h = signedIn()
+	minting(h, func(h *history) {
+		h.add(2, 6, 7, opInput{act: actUnbind, req: 11, token: 1, found: true, signed: true}, opOutput{})
+	}, 8, opOutput{token: 2})
+	assert.False(t, h.linearizable(), "a mint that succeeded after the source was signed out, keeping the cart")
+
+	h = signedIn()
+	minting(h, func(h *history) {
+		h.add(2, 6, 7, opInput{act: actExpire, req: 11, token: 1, found: true, signed: true}, opOutput{})
+	}, 8, opOutput{token: 2})
+	assert.False(t, h.linearizable(), "a mint that succeeded after the source's deadline passed")
+
+	h = signedIn()
+	minting(h, func(h *history) {
+		h.add(2, 6, 7, opInput{act: actDestroyUser}, opOutput{n: 1})
+	}, 8, opOutput{outcome: outInterrupted})
+	assert.True(t, h.linearizable(), "refused after DestroyUser")
+}
+
+func TestContractMintsNothingFromARetiringToken(t *testing.T) {
+	// The renewal commits at [10, 11] and retires token 1 at [20, 30]; the
+	// mint loaded token 1 before it and commits while it is in flight.
+	h := signedIn()
+	renewal(h)
+	in, out := loadOf(1, true, kv{0, 1})
+	in.req = 20
+	h.add(2, 4, 5, in, out)
+	h.add(2, 15, 16, opInput{act: actMintToken, req: 20, token: 1, found: true, signed: true}, opOutput{outcome: outInterrupted})
+	assert.True(t, h.linearizable(), "the retiring token finds no row to copy")
+
+	h = signedIn()
+	renewal(h)
+	h.add(2, 4, 5, in, out)
+	h.add(2, 15, 16, opInput{act: actMintToken, req: 20, token: 1, found: true, signed: true}, opOutput{token: 3})
+	assert.False(t, h.linearizable(), "a retiring token minted a session")
+}
+
+func TestContractMintsOnlyForASignedInLoad(t *testing.T) {
+	h := &history{}
+	h.add(0, 0, 1, opInput{act: actSet, req: 1, key: 0, value: 1}, opOutput{token: 1}) // an anonymous session
+	in, out := loadOf(1, false, kv{0, 1})
+	in.req = 2
+	h.add(0, 2, 3, in, out)
+	h.add(0, 4, 5, opInput{act: actMintToken, req: 2, token: 1, found: true}, opOutput{outcome: outNoUser})
+	h.add(0, 6, 7, opInput{act: actMintToken, req: 3}, opOutput{outcome: outNoUser}) // no session at all
+	assert.True(t, h.linearizable())
+
+	h = &history{}
+	h.add(0, 0, 1, opInput{act: actSet, req: 1, key: 0, value: 1}, opOutput{token: 1})
+	h.add(0, 2, 3, in, out)
+	h.add(0, 4, 5, opInput{act: actMintToken, req: 2, token: 1, found: true}, opOutput{token: 2})
+	assert.False(t, h.linearizable(), "an anonymous session minted a signed-in one")
+
+	h = &history{}
+	h.add(0, 0, 1, opInput{act: actSet, req: 1, key: 0, value: 1}, opOutput{token: 1})
+	h.add(0, 2, 3, in, out)
+	h.add(1, 4, 5, opInput{act: actLogin, req: 4, token: 1, found: true}, opOutput{token: 2})
+	h.add(0, 6, 7, opInput{act: actMintToken, req: 2, token: 1, found: true}, opOutput{outcome: outInterrupted})
+	assert.False(t, h.linearizable(), "a load that saw no user gives ErrNoUser, whatever signed in since")
+}
+
+func TestContractEndsAMintedSessionLikeAnyHeaderSession(t *testing.T) {
+	h := signedIn()
+	minting(h, nil, 8, opOutput{token: 2})
+	h.add(1, 10, 11, opInput{act: actDestroyOthers, req: 12, token: 1, found: true, signed: true}, opOutput{n: 1})
+	in, out := loadOf(2, true)
+	in.header = true
+	h.add(2, 12, 13, in, out)
+	assert.False(t, h.linearizable(), "the minted session outlived DestroyOthers from its source")
+
+	h = signedIn()
+	minting(h, nil, 8, opOutput{token: 2})
+	h.add(2, 10, 11, opInput{act: actDestroy, header: true, token: 2}, opOutput{})
+	in, out = loadOf(1, true, kv{0, 1})
+	h.add(1, 12, 13, in, out)
+	h.add(2, 12, 13, opInput{act: actLoad, header: true, token: 2}, opOutput{})
+	assert.True(t, h.linearizable(), "its own Destroy ends it and leaves the source")
 }
