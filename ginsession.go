@@ -93,9 +93,7 @@ func apiRoute(c *gin.Context) bool {
 // APIHandler can also stand alone, without Handler above it. It panics at
 // once when the store has no WithTokenHeader.
 func (st *Store) APIHandler() gin.HandlerFunc {
-	if st.tokenHeaderKey == "" {
-		panic(`ginsession: APIHandler needs a store with WithTokenHeader("Authorization") (or another header name)`)
-	}
+	st.needTokenHeader("APIHandler")
 	return st.apiHandle
 }
 

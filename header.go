@@ -21,9 +21,7 @@ import (
 // signed-in browser user an API token, use MintToken. It returns the save's
 // error, if any, and panics if the store has no WithTokenHeader.
 func (s *Session) IssueToken() (string, error) {
-	if s.store.tokenHeaderKey == "" {
-		panic(`ginsession: IssueToken needs a store with WithTokenHeader("Authorization") (or another header name)`)
-	}
+	s.store.needTokenHeader("IssueToken")
 	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -63,9 +61,7 @@ func (s *Session) IssueToken() (string, error) {
 // WithTokenHeader.
 func (s *Session) MintToken() (string, error) {
 	st := s.store
-	if st.tokenHeaderKey == "" {
-		panic(`ginsession: MintToken needs a store with WithTokenHeader("Authorization") (or another header name)`)
-	}
+	st.needTokenHeader("MintToken")
 	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,4 +104,12 @@ func (s *Session) MintToken() (string, error) {
 	s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
 	s.issued = true
 	return token, nil
+}
+
+// needTokenHeader panics, naming the call (what), when the store takes no
+// header tokens: a programming error, found on the first request.
+func (st *Store) needTokenHeader(what string) {
+	if st.tokenHeaderKey == "" {
+		panic("ginsession: " + what + ` needs a store with WithTokenHeader("Authorization") (or another header name)`)
+	}
 }
