@@ -27,9 +27,9 @@ import "time"
 //
 //   - none: the request named no live row (no token, a malformed one, or an
 //     unknown or expired one). A token naming no row is never adopted: the
-//     first save inserts a row under a fresh token. A well-formed anonymous
-//     cookie naming no row still keys the visitor's CSRF secret (anon), so a
-//     login form costs the table nothing.
+//     first save inserts a row under a fresh token. A visitor's CSRF
+//     secret comes from a cookie of its own (csrf.go), so a login form
+//     costs the table nothing.
 //   - new: none, with changes this request will insert (a value, a flash, a
 //     user, IssueToken). An empty new session is never written.
 //   - stored: a row was read (or inserted by this request) at a version.
@@ -63,7 +63,11 @@ import "time"
 //	IssueToken            header request  stored      INSERT or UPDATE now
 //	MintToken             stored, bound   unchanged   INSERT of a separate header row
 //	DestroyOthers         stored, bound   stored      DELETE of the user's other rows
-//	request end           renewing        stored      renewed_from cleared
+//	CSRFToken             any             same        none (a visitor's secret is a cookie)
+//	Save                  any             same        what the save at the headers would
+//	SetDeadline(past)     stored          expired     with the next save
+//	a concurrent logout   stored|renewing interrupted the next save writes nothing
+//	request end           renewing        stored      renewed_from cleared, even after a panic
 //
 // # Invariants
 //
@@ -82,8 +86,9 @@ import "time"
 // these rules on every database topology.
 
 // state is what a session knows once used, in parts that change apart: the
-// identity of its row, its contents, and how it expires. The response's
-// cookie is the Session's own (cookie, issued).
+// identity of its row (save.go, header.go, users.go), its contents
+// (contents.go), and how it expires (expiry.go). The response's cookies are
+// the Session's own (cookie, issued, csrf: cookie.go, csrf.go).
 type state struct {
 	identity
 	contents
