@@ -146,6 +146,7 @@ func bindVars(db *gorm.DB, query string) string {
 // it read; scan may run more than once, on fresh rows each time, when the
 // statement is retried.
 func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sql.Rows) (int64, error)) error {
+	args = r.driverArgs(args)
 	_, err := r.retry(ctx, id, args, func(ctx context.Context, g *generation) (int64, error) {
 		rows, err := r.rows(ctx, g, id, args)
 		if err != nil {
@@ -166,6 +167,7 @@ func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sq
 
 // exec runs statement id and returns how many rows it changed.
 func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error) {
+	args = r.driverArgs(args)
 	return r.retry(ctx, id, args, func(ctx context.Context, g *generation) (int64, error) {
 		if r.viaGORM {
 			res := r.db.WithContext(ctx).Set(gormWrite, true).Exec(g.text[id], args...)
@@ -187,6 +189,10 @@ func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error
 		return res.RowsAffected()
 	})
 }
+
+// driverArgs returns args as the driver is to get them. The store's
+// callers build args afresh for each call, so it may change them in place.
+func (r *runner) driverArgs(args []any) []any { return args }
 
 func (r *runner) rows(ctx context.Context, g *generation, id stmtID, args []any) (*sql.Rows, error) {
 	switch {
