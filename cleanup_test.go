@@ -39,7 +39,7 @@ func TestCleanupDeletesExpiredRowsInBoundedBatches(t *testing.T) {
 	stmts := a.rec.Take()
 	assert.Equal(t, []string{"DELETE", "DELETE", "DELETE"}, kinds(stmts), "batches of %d", cleanupBatch)
 	for _, s := range stmts {
-		assert.Contains(t, s, fmt.Sprintf("LIMIT %d", cleanupBatch))
+		assert.Contains(t, s, fmt.Sprintf("ORDER BY expires_at LIMIT %d", cleanupBatch), "oldest first, down the expiry index")
 	}
 	assert.Len(t, a.rows(), 4, "live rows stay")
 	assert.Equal(t, "v", live.get("/get?k=k").body)
