@@ -25,3 +25,37 @@ func TestStatementsForDiagnostics(t *testing.T) {
 	assert.True(t, strings.HasPrefix(list[sDeleteExpired].Text, "DELETE"))
 	assert.Equal(t, "update+id+user+expiry", list[sUpdate+updateID+updateUser+updateExpiry].Name)
 }
+
+// A logout finds the session it renewed into by the partial index on
+// renewed_from, on SQLite too, whose planner uses a partial index only when
+// the query repeats the index's condition: else every logout reads the
+// whole table. The integration suite's TestPlans checks every statement
+// on every database.
+func TestLogoutsFindRenewedSessionsByIndex(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	now := a.clock.Now()
+	id := strings.Repeat("a", 64)
+	for _, c := range []struct {
+		id   stmtID
+		args []any
+	}{
+		{sDelete, []any{id, id, now}},
+		{sDeleteOfKind, []any{id, id, now, 0}},
+		{sDestroyUserSession, []any{id, id, now, "u1"}},
+	} {
+		rows, err := a.db.Raw("EXPLAIN QUERY PLAN "+a.store.run.cur.Load().text[c.id], c.args...).Rows()
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		for _, p := range plan {
+			assert.False(t, strings.HasPrefix(p, "SCAN "), "%s: %s", stmtName(c.id), strings.Join(plan, "; "))
+		}
+	}
+}

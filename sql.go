@@ -72,10 +72,16 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	// new ID that the logout's cookie does not name: renewed_from finds it,
 	// for at most renewalGrace after the renewal itself (renewed_at: later
 	// saves do not move it).
-	q[sDelete] = "DELETE FROM " + table + " WHERE id = ? OR (renewed_from = ? AND renewed_at > ?)"
+	//
+	// renewed_from <> '' repeats the condition of renewed_from's partial
+	// index: SQLite uses a partial index only for a query that says so (and
+	// PostgreSQL's generic plans likewise), else each logout reads the
+	// whole table.
+	renewed := "(renewed_from = ? AND renewed_from <> '' AND renewed_at > ?)"
+	q[sDelete] = "DELETE FROM " + table + " WHERE id = ? OR " + renewed
 	// A request's own Destroy deletes only a session of the kind it came
 	// in (cookie or header), as a read finds only that kind.
-	q[sDeleteOfKind] = "DELETE FROM " + table + " WHERE (id = ? OR (renewed_from = ? AND renewed_at > ?)) AND (flags & " +
+	q[sDeleteOfKind] = "DELETE FROM " + table + " WHERE (id = ? OR " + renewed + ") AND (flags & " +
 		strconv.Itoa(flagHeader) + ") = ?"
 	for cols := range 8 {
 		u := "UPDATE " + table + " SET data = ?, updated_at = ?, version = ?, last_seen_at = ?" + clientSet
@@ -94,7 +100,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		" WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY created_at DESC LIMIT " + strconv.Itoa(MaxUserSessions)
 	// Like sDelete, it takes the row a renewal still in flight moved the
 	// session to: a device signed out while it signs in again stays out.
-	q[sDestroyUserSession] = "DELETE FROM " + table + " WHERE (id = ? OR (renewed_from = ? AND renewed_at > ?)) AND user_id = ? AND user_id <> ''"
+	q[sDestroyUserSession] = "DELETE FROM " + table + " WHERE (id = ? OR " + renewed + ") AND user_id = ? AND user_id <> ''"
 	q[sDestroyUser] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> ''"
 	// Only for a session still live and still the user's: a stale tab's
 	// (renewed meanwhile) or a revoked thief's would sign the user out.
