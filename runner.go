@@ -41,6 +41,7 @@ type runner struct {
 	wait    time.Duration
 	viaGORM bool
 	inTx    bool             // on the application's transaction: run once, never retry
+	micros  bool             // cut times to whole microseconds: see driverArgs
 	texts   [numStmts]string // with ? placeholders
 	bind    func(string) string
 	cur     atomic.Pointer[generation]
@@ -70,7 +71,8 @@ type lazyStmt struct {
 const gormWrite = "gorm:db_resolver:write"
 
 func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM bool, poolWait time.Duration) (*runner, error) {
-	r := &runner{db: db, logger: logger, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM, wait: poolWait}
+	r := &runner{db: db, logger: logger, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM, wait: poolWait,
+		micros: db.Dialector.Name() == "mysql"}
 	if poolWait > 0 {
 		r.stats, _ = db.DB()
 	}
@@ -91,7 +93,7 @@ func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM
 // inside a transaction leaves it aborted (PostgreSQL) or rolled back (a
 // deadlock), so retrying is the application's, with the whole transaction.
 func (r *runner) forTx(tx *gorm.DB) *runner {
-	t := &runner{db: tx, logger: r.logger, pool: tx.Statement.ConnPool, texts: r.texts, bind: r.bind, viaGORM: true, inTx: true}
+	t := &runner{db: tx, logger: r.logger, pool: tx.Statement.ConnPool, texts: r.texts, bind: r.bind, viaGORM: true, inTx: true, micros: r.micros}
 	t.cur.Store(t.generation(0))
 	return t
 }
@@ -192,7 +194,37 @@ func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error
 
 // driverArgs returns args as the driver is to get them. The store's
 // callers build args afresh for each call, so it may change them in place.
-func (r *runner) driverArgs(args []any) []any { return args }
+//
+// On MySQL and MariaDB it cuts times (time.Time, sql.NullTime) to whole
+// microseconds, the columns' precision. go-sql-driver/mysql sends a time
+// as a string, in the text protocol (interpolateParams) and the binary one
+// alike, with up to nine fractional digits unless the DSN sets
+// timeTruncate; MariaDB cannot compare such a string with a DATETIME(6)
+// index, so expires_at <= ? read the whole table (and a DELETE locked
+// every row it read). With six digits or fewer it is a range on the index.
+// Comparisons keep their meaning: MariaDB stores a time cut to its
+// microseconds, and a stored time is after t (expires_at > ?), or at or
+// before it, exactly when it is so of t cut; before t (<) differs only for
+// a stored time in t's own microsecond. MySQL, which rounds what it
+// stores, now stores times cut as well.
+func (r *runner) driverArgs(args []any) []any {
+	if !r.micros {
+		return args
+	}
+	for i, a := range args {
+		switch v := a.(type) {
+		case time.Time:
+			if v.Nanosecond()%1000 != 0 {
+				args[i] = v.Truncate(time.Microsecond)
+			}
+		case sql.NullTime:
+			if v.Valid && v.Time.Nanosecond()%1000 != 0 {
+				args[i] = sql.NullTime{Time: v.Time.Truncate(time.Microsecond), Valid: true}
+			}
+		}
+	}
+	return args
+}
 
 func (r *runner) rows(ctx context.Context, g *generation, id stmtID, args []any) (*sql.Rows, error) {
 	switch {
