@@ -40,6 +40,11 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
+// static holds the stylesheet, served at /static/style.css.
+//
+//go:embed static/style.css
+var static embed.FS
+
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to serve on")
 	path := flag.String("db", "example.db", "SQLite file that holds the sessions")
@@ -121,6 +126,9 @@ func newRouter(db *gorm.DB, trustedProxies []string, opts ...ginsession.Option) 
 		"roughly":  roughly,
 	}).ParseFS(templates, "templates/*.html")))
 
+	// The stylesheet never touches the session, so fetching it runs no SQL.
+	r.StaticFileFS("/static/style.css", "static/style.css", http.FS(static))
+
 	a := &app{store: store, users: newUserTable()}
 	r.GET("/", a.home)
 	r.GET("/login", a.loginForm)
@@ -143,6 +151,7 @@ type app struct {
 
 // page is what every template gets.
 type page struct {
+	Path    string // the request's, to mark the current page in the menu
 	User    *user  // nil when signed out
 	CSRF    string // the token every form sends back as csrf_token
 	Flashes []any
@@ -157,7 +166,7 @@ func (a *app) render(c *gin.Context, status int, name string, data any) {
 	// Take the token before the page starts: for a visitor who has no
 	// session yet it sets a CSRF cookie, which must go out with the headers.
 	csrf := s.CSRFToken()
-	c.HTML(status, name, page{User: u, CSRF: csrf, Flashes: s.Flashes(), Data: data})
+	c.HTML(status, name, page{Path: c.Request.URL.Path, User: u, CSRF: csrf, Flashes: s.Flashes(), Data: data})
 }
 
 // currentUser returns the user the session is signed in as.

@@ -706,3 +706,27 @@ func TestRelative(t *testing.T) {
 		assert.Equal(t, tc.want, relative(tc.at), "%v", tc.at.Sub(now))
 	}
 }
+
+func TestEveryPageUsesTheStylesheet(t *testing.T) {
+	base := startSite(t, nil)
+	c := newClient(t, base)
+
+	css := c.get("/static/style.css")
+	require.Equal(t, http.StatusOK, css.status)
+	assert.Equal(t, "text/css; charset=utf-8", css.header.Get("Content-Type"))
+	assert.Contains(t, css.body, "table {")
+	assert.Empty(t, css.header.Values("Set-Cookie"), "the stylesheet starts no session")
+
+	const link = `<link rel="stylesheet" href="/static/style.css">`
+	pages := map[string]string{"/": c.get("/").body, "/login": c.get("/login").body}
+	c.mustLogIn("alice", "wonderland", false)
+	for _, p := range []string{"/profile", "/devices"} {
+		pages[p] = c.get(p).body
+	}
+	pages["/devices/token"] = c.submit("/devices", "/devices/token", nil).body
+	for path, body := range pages {
+		assert.Contains(t, body, link, path)
+		assert.NotContains(t, body, "<style", "%s: the stylesheet is the one file", path)
+	}
+	assert.Contains(t, pages["/devices"], `<a href="/devices" aria-current="page">Devices</a>`, "the menu marks the page shown")
+}
