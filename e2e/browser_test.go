@@ -33,9 +33,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// screenshotEnv names a directory that receives PNGs of the profile and
-// devices pages, for a person to look at; unset, none are written.
-const screenshotEnv = "E2E_SCREENSHOTS"
+// artifactsEnv names the directory that receives a PNG of each page the
+// tests show, for a person to look at (CI keeps it as an artifact). Unset,
+// the PNGs go to a new directory under os.TempDir(), which is kept too.
+const artifactsEnv = "GINSESSION_ARTIFACTS"
 
 // chromium returns the browser binary, or skips t when there is none.
 func chromium(t *testing.T) string {
@@ -55,6 +56,26 @@ func chromium(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+var (
+	shotsOnce sync.Once
+	shotsDir  string
+	shotsErr  error
+)
+
+// screenshotDir returns the directory for screenshots, creating it once.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	shotsOnce.Do(func() {
+		if shotsDir = os.Getenv(artifactsEnv); shotsDir != "" {
+			shotsErr = os.MkdirAll(shotsDir, 0o755)
+			return
+		}
+		shotsDir, shotsErr = os.MkdirTemp("", "ginsession-e2e-screenshots-")
+	})
+	require.NoError(t, shotsErr, "the screenshot directory")
+	return shotsDir
 }
 
 var (
@@ -265,16 +286,15 @@ func (b *browser) moment(css string) time.Time {
 	return at
 }
 
-// screenshot saves a PNG of the page as name in E2E_SCREENSHOTS, if set.
+// screenshot saves a PNG of the whole page as name+".png" in the
+// screenshot directory (see artifactsEnv) and logs its path.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
-	dir := os.Getenv(screenshotEnv)
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	require.NoError(b.t, err)
-	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	require.NoError(b.t, err, "screenshot %s", name)
+	path := filepath.Join(screenshotDir(b.t), name+".png")
+	require.NoError(b.t, os.WriteFile(path, png, 0o644))
+	b.t.Logf("screenshot: %s", path)
 }
 
 // sessionCookie returns the session cookie the browser holds for base, or
@@ -369,15 +389,18 @@ func TestBrowserLogsInShowsFlashOnceCountsVisitsAndLogsOut(t *testing.T) {
 	assert.Equal(t, "Visits in this session: 1", b.text("#visits"))
 	b.open(base + "/")
 	assert.Equal(t, "Visits in this session: 2", b.text("#visits"))
+	b.screenshot("01-home")
 	anonymous := b.sessionCookie(base)
 	require.NotNil(t, anonymous, "the counter started a session")
 
 	// A wrong password: the form again, with an error, and nobody signed in.
 	b.fillLogin(base, "alice", "looking-glass", true)
+	b.screenshot("02-login-form")
 	resp := b.click(`#login button[type="submit"]`)
 	assert.Equal(t, http.StatusUnauthorized, int(resp.Status))
 	assert.Equal(t, "/login", b.path())
 	assert.Equal(t, "Wrong username or password.", b.text(".error"))
+	b.screenshot("03-login-wrong-password")
 	assert.Equal(t, "alice", eval[string](b, `document.querySelector('input[name="username"]').value`))
 	assert.Empty(t, eval[string](b, `document.querySelector('input[name="password"]').value`))
 	assert.Equal(t, anonymous.Value, b.sessionCookie(base).Value, "no new session ID")
@@ -399,7 +422,7 @@ func TestBrowserLogsInShowsFlashOnceCountsVisitsAndLogsOut(t *testing.T) {
 	assert.WithinDuration(t, time.Now().Add(ginsession.DefaultBrowserSessionTimeout), b.moment("#expires"), time.Minute)
 	assert.Equal(t, "no: signed out when the browser closes, or after 2 hours without a visit", b.text("#remembered"))
 	assert.Equal(t, "3", b.text("#visits"), "the counter survived the login")
-	b.screenshot("profile.png")
+	b.screenshot("04-profile")
 
 	b.open(base + "/profile")
 	assert.Empty(t, b.flashes(), "a flash is shown once")
@@ -409,6 +432,7 @@ func TestBrowserLogsInShowsFlashOnceCountsVisitsAndLogsOut(t *testing.T) {
 	b.open(base + "/")
 	assert.Equal(t, "Welcome back, Alice.", b.text("#welcome"))
 	assert.Equal(t, "Visits in this session: 5", b.text("#visits"))
+	b.screenshot("05-home-signed-in")
 
 	resp = b.click(`nav form[action="/logout"] button`)
 	assert.Equal(t, http.StatusOK, int(resp.Status))
@@ -416,6 +440,7 @@ func TestBrowserLogsInShowsFlashOnceCountsVisitsAndLogsOut(t *testing.T) {
 	assert.Equal(t, []string{"Logged out."}, b.flashes())
 	assert.Equal(t, "You are not logged in.", b.text("#welcome"))
 	assert.Equal(t, "Visits in this session: 1", b.text("#visits"), "a fresh session")
+	b.screenshot("06-after-logout")
 	assert.False(t, b.signedIn(base), "the profile wants a login again")
 }
 
@@ -459,13 +484,14 @@ func TestBrowserDevicesPageButtons(t *testing.T) {
 		require.NoError(t, err)
 		assert.WithinRange(t, lastSeen, signedIn, time.Now())
 	}
-	laptop.screenshot("devices.png")
+	laptop.screenshot("07-devices")
 
 	// Sign the phone out from the laptop.
 	resp := laptop.click(`#devices tbody tr:not(.current) button`)
 	assert.Equal(t, http.StatusOK, int(resp.Status))
 	assert.Equal(t, "/devices", laptop.path())
 	assert.Equal(t, []string{"Signed that device out."}, laptop.flashes())
+	laptop.screenshot("08-devices-signed-one-out")
 	assert.Len(t, laptop.devices(base), 1)
 	assert.False(t, phone.signedIn(base), "the phone is signed out")
 
@@ -476,6 +502,7 @@ func TestBrowserDevicesPageButtons(t *testing.T) {
 	assert.Equal(t, http.StatusOK, int(resp.Status))
 	token := laptop.text("#token")
 	require.NotEmpty(t, token)
+	laptop.screenshot("09-api-token")
 	assert.Equal(t, http.StatusOK, callAPI(t, base, token))
 	rows = laptop.devices(base)
 	require.Len(t, rows, 3)
@@ -485,6 +512,7 @@ func TestBrowserDevicesPageButtons(t *testing.T) {
 	resp = laptop.click("#signout-others")
 	assert.Equal(t, http.StatusOK, int(resp.Status))
 	assert.Equal(t, []string{"Signed out 2 other device(s)."}, laptop.flashes())
+	laptop.screenshot("10-devices-signed-out-elsewhere")
 	rows = laptop.devices(base)
 	require.Len(t, rows, 1)
 	assert.True(t, rows[0].Current)
@@ -722,4 +750,5 @@ func TestBrowserCookieSetBackAfterLogoutDoesNotLogIn(t *testing.T) {
 	assert.False(t, b.signedIn(base), "the old cookie is no login")
 	assert.NotContains(t, eval[string](b, "document.body.innerText"), "Hello, Alice")
 	assert.Equal(t, []string{"Log in to see your profile."}, b.flashes())
+	b.screenshot("11-login-required")
 }
