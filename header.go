@@ -85,9 +85,11 @@ func (s *Session) MintToken() (string, error) {
 	// what the browser's session is told.
 	deadline := s.pol.deadline
 	expires := st.expiry(s.start, now, policy{flags: flagHeader, deadline: deadline})
-	c := s.clientInfo()
+	// No client is recorded: the token is for another program, not the
+	// browser that asked for it; its use records that program, as any
+	// session's does.
 	seen := sql.NullTime{Time: now, Valid: true}
-	args := []any{id, data, expires, expires, now, now, seen, c.userAgent, c.ip}
+	args := []any{id, data, expires, expires, now, now, seen, "", ""}
 	var stmt stmtID = sMintToken
 	if !deadline.IsZero() {
 		stmt = sMintTokenUntil

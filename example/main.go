@@ -361,16 +361,22 @@ func (a *app) signOutOthers(c *gin.Context) {
 
 // newToken mints an API token for the user: a session carried in the
 // Authorization header instead of a cookie, listed among the devices and
-// signed out like one.
+// signed out like one. MintToken keeps this sign-in's time and lifetime,
+// mints nothing if the sign-in was revoked meanwhile, and leaves the
+// browser's session as it was.
 func (a *app) newToken(c *gin.Context) {
 	s := ginsession.Default(c)
-	u, ok := a.currentUser(s)
+	_, ok := a.currentUser(s)
 	if !ok {
 		mustLogIn(c, "Log in to create an API token.")
 		return
 	}
-	token, err := a.store.NewSession(c.Request.Context(), ginsession.Seed{UserID: u.ID, Header: true})
-	if err != nil {
+	token, err := s.MintToken()
+	switch {
+	case errors.Is(err, ginsession.ErrSessionInterrupted):
+		mustLogIn(c, "You were signed out meanwhile: log in again to create an API token.")
+		return
+	case err != nil:
 		serverError(c, err, "cannot create a token")
 		return
 	}
