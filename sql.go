@@ -117,7 +117,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		// go. Locking the user's live rows first, in one order, makes the
 		// second wait for the first and then find itself gone.
 		q[sDestroyOthers] = "DELETE FROM " + table + " WHERE user_id = ? AND user_id <> '' AND id <> ? AND ? IN (SELECT id FROM " + table +
-			" WHERE user_id = ? AND expires_at > ? ORDER BY id FOR UPDATE)"
+			" WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY id FOR UPDATE)"
 	}
 	q[sEndRenewal] = "UPDATE " + table + " SET renewed_from = '', renewed_at = NULL WHERE id = ?"
 	// A token minted from a sign-in is a new header row that copies the
