@@ -377,13 +377,7 @@ func TestSecureAttribute(t *testing.T) {
 			r := gin.New()
 			r.Use(st.Handler())
 			basicRoutes(r)
-			srv := httptest.NewUnstartedServer(r)
-			if tc.tls {
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			defer srv.Close()
+			srv := serve(t, r, tc.tls)
 			resp, err := srv.Client().Get(srv.URL + "/set?k=v")
 			require.NoError(t, err)
 			resp.Body.Close()

@@ -42,14 +42,7 @@ func apiRoutes(a *app, extra ...func(api *gin.RouterGroup)) {
 		}
 		c.JSON(http.StatusOK, gin.H{"token": token})
 	})
-	api.GET("/token", func(c *gin.Context) { // an anonymous API session
-		token, err := Default(c).IssueToken()
-		if err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		c.String(http.StatusOK, token)
-	})
+	api.GET("/token", issueToken) // an anonymous API session
 	api.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
 	api.POST("/cart", func(c *gin.Context) {
 		Default(c).Set("cart", c.PostForm("item"))
@@ -78,6 +71,17 @@ func apiRoutes(a *app, extra ...func(api *gin.RouterGroup)) {
 
 // newAPIApp starts an app with apiRoutes, whose store takes the session's
 // token in header.
+// issueToken answers with the token of the request's header session, a
+// new and anonymous one if it came without.
+func issueToken(c *gin.Context) {
+	token, err := Default(c).IssueToken()
+	if err != nil {
+		c.String(http.StatusInternalServerError, err.Error())
+		return
+	}
+	c.String(http.StatusOK, token)
+}
+
 func newAPIApp(t *testing.T, header string, opts ...Option) *app {
 	t.Helper()
 	a := newStoreApp(t, append([]Option{WithTokenHeader(header)}, opts...)...)
@@ -325,14 +329,7 @@ func TestAHeaderSessionSlidesAndRenewsAfterTheHeadersWentOut(t *testing.T) {
 	a := newStoreApp(t, WithTokenHeader("Authorization"))
 	{
 		api := a.engine.Group("/api", a.store.APIHandler())
-		api.GET("/token", func(c *gin.Context) {
-			token, err := Default(c).IssueToken()
-			if err != nil {
-				c.String(http.StatusInternalServerError, err.Error())
-				return
-			}
-			c.String(http.StatusOK, token)
-		})
+		api.GET("/token", issueToken) // an anonymous API session
 		api.GET("/whoami", func(c *gin.Context) { c.String(http.StatusOK, Default(c).UserID()) })
 		api.GET("/stream-whoami", func(c *gin.Context) {
 			c.String(http.StatusOK, "streaming;")

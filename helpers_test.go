@@ -253,6 +253,19 @@ func basicRoutes(r *gin.Engine) {
 	})
 }
 
+// serve starts a server for r over real HTTP, with TLS when tls is set,
+// and closes it when the test ends.
+func serve(t *testing.T, r http.Handler, tls bool) *httptest.Server {
+	srv := httptest.NewUnstartedServer(r)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // newRecorderRequest serves one GET in-process, for tests that need no
 // cookie jar.
 func newRecorderRequest(h http.Handler, path string) *httptest.ResponseRecorder {

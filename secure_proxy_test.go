@@ -3,7 +3,6 @@ package ginsession
 import (
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -72,13 +71,7 @@ func TestCookieIsSecureWhenATrustedProxySaysHTTPS(t *testing.T) {
 			require.NoError(t, tc.engine(r))
 			r.Use(st.Handler())
 			basicRoutes(r)
-			srv := httptest.NewUnstartedServer(r)
-			if tc.tls {
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			defer srv.Close()
+			srv := serve(t, r, tc.tls)
 
 			header := http.Header{}
 			maps.Copy(header, tc.header)
