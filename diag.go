@@ -68,6 +68,8 @@ func stmtName(id stmtID) string {
 		return "endRenewal"
 	case id == sDeleteOfKind:
 		return "deleteOfKind"
+	case id == sTouch:
+		return "touch"
 	case id == sMintToken:
 		return "mintToken"
 	case id == sMintTokenUntil:

@@ -1,8 +1,10 @@
 package ginsession
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // IssueToken saves this header request's session and returns the token the
@@ -52,7 +54,10 @@ func (s *Session) IssueToken() (string, error) {
 // SignedInAt, its deadline and the store's absolute lifetime (WithLifetime)
 // count from that sign-in, not from now.
 //
-// This session is not changed at all, whatever the request did before. It
+// This session is not changed, whatever the request did before (on MySQL
+// and MariaDB but its row's updated_at: the mint writes the row it copies,
+// so that a DestroyUser or DestroyOthers racing the mint on another Galera
+// node deletes the token too; see SECURITY.md). It
 // fails with ErrNoUser when the session is not signed in, or signed in by
 // this very request and not saved yet (save first, or issue the token on an
 // APIHandler route), and with ErrSessionInterrupted when the sign-in was
@@ -95,7 +100,7 @@ func (s *Session) MintToken() (string, error) {
 		stmt = sMintTokenUntil
 		args = append(args, deadline, deadline)
 	}
-	n, err := st.run.exec(ctx, stmt, append(args, s.id, s.userID, now)...)
+	n, err := st.mint(ctx, stmt, append(args, s.id, s.userID, now), s.id, s.userID, now)
 	if err != nil {
 		return "", fmt.Errorf("%w: mint a token: %w", ErrSave, err)
 	}
@@ -106,6 +111,23 @@ func (s *Session) MintToken() (string, error) {
 	s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
 	s.issued = true
 	return token, nil
+}
+
+// mint runs stmt, sMintToken or sMintTokenUntil with its args, which
+// copies the sign-in of row id, and returns how many tokens it created (0
+// or 1). On MySQL and MariaDB it first writes the row (sTouch), in the same
+// transaction, so that a revocation on another Galera node conflicts with
+// the mint in certification.
+func (st *Store) mint(ctx context.Context, stmt stmtID, args []any, id, userID string, now time.Time) (int64, error) {
+	if st.db.Dialector.Name() != "mysql" {
+		return st.run.exec(ctx, stmt, args...)
+	}
+	return st.run.transaction(ctx, stmt, func(t *runner) (int64, error) {
+		if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
+			return 0, err
+		}
+		return t.exec(ctx, stmt, args...)
+	})
 }
 
 // needTokenHeader panics, naming the call (what), when the store takes no

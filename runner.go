@@ -42,6 +42,7 @@ type runner struct {
 	viaGORM bool
 	inTx    bool             // on the application's transaction: run once, never retry
 	micros  bool             // cut times to whole microseconds: see driverArgs
+	catchUp string           // on a Galera node, a statement that waits for the cluster's writes; see transaction
 	texts   [numStmts]string // with ? placeholders
 	bind    func(string) string
 	cur     atomic.Pointer[generation]
@@ -70,13 +71,16 @@ type lazyStmt struct {
 // runner, without importing the plugin.
 const gormWrite = "gorm:db_resolver:write"
 
-func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM bool, poolWait time.Duration) (*runner, error) {
+func newRunner(db *gorm.DB, logger *slog.Logger, texts [numStmts]string, viaGORM bool, poolWait time.Duration, causal string) (*runner, error) {
 	r := &runner{db: db, logger: logger, pool: db.Statement.ConnPool, texts: texts, viaGORM: viaGORM, wait: poolWait,
 		micros: db.Dialector.Name() == "mysql"}
 	if poolWait > 0 {
 		r.stats, _ = db.DB()
 	}
 	r.bind = func(q string) string { return bindVars(db, q) }
+	if causal != "" {
+		r.catchUp = causal + "SELECT 1"
+	}
 	if _, gormPrepares := r.pool.(*gorm.PreparedStmtDB); !gormPrepares && !viaGORM && db.Dialector.Name() != "postgres" {
 		sqlDB, err := db.DB()
 		if err != nil {
@@ -192,6 +196,42 @@ func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error
 	})
 }
 
+// transaction runs op on a transaction of its own and, on a transient
+// conflict, runs it again whole: a statement that failed inside a
+// transaction leaves it aborted. In the application's transaction, op runs
+// there, once.
+func (r *runner) transaction(ctx context.Context, id stmtID, op func(t *runner) (int64, error)) (int64, error) {
+	if r.inTx {
+		return op(r)
+	}
+	return r.retry(ctx, id, nil, func(ctx context.Context, _ *generation) (int64, error) {
+		var n int64
+		txn := func(db *gorm.DB) error {
+			return db.Transaction(func(tx *gorm.DB) error {
+				var err error
+				n, err = op(r.forTx(tx))
+				return err
+			})
+		}
+		db := r.db.WithContext(ctx).Set(gormWrite, true)
+		if r.catchUp == "" {
+			err := txn(db)
+			return n, err
+		}
+		// A Galera node makes no causal wait for a statement inside a
+		// transaction (wsrep_sync_wait): the wait runs just before BEGIN,
+		// on the same connection, so that the transaction's statements see
+		// every write the cluster committed before it.
+		err := db.Connection(func(conn *gorm.DB) error {
+			if err := conn.Exec(r.catchUp).Error; err != nil {
+				return err
+			}
+			return txn(conn)
+		})
+		return n, err
+	})
+}
+
 // driverArgs returns args as the driver is to get them. The store's
 // callers build args afresh for each call, so it may change them in place.
 //
@@ -275,7 +315,7 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(conte
 		g := r.cur.Load()
 		begin := time.Now()
 		n, err := r.bounded(ctx, func(ctx context.Context) (int64, error) { return op(ctx, g) })
-		if !r.viaGORM { // GORM logs its own path
+		if !r.viaGORM && args != nil { // GORM logs its own path, and a transaction's statements
 			r.trace(ctx, begin, g.text[id], args, n, err)
 		}
 		switch classify(err) {

@@ -34,6 +34,7 @@ const (
 	sDeleteExpired
 	sEndRenewal
 	sDeleteOfKind
+	sTouch
 	sMintToken
 	sMintTokenUntil
 	numStmts
@@ -120,6 +121,18 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 			" WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY id FOR UPDATE)"
 	}
 	q[sEndRenewal] = "UPDATE " + table + " SET renewed_from = '', renewed_at = NULL WHERE id = ?"
+	// sTouch writes a signed-in row's updated_at and nothing else, on MySQL
+	// and MariaDB only. A mint writes the row it copies first, in the mint's
+	// transaction, and so does DestroyOthers with its own row: on a Galera
+	// cluster, where a node's row locks do not reach the others, a mint and
+	// a revocation then conflict in certification on that row, and the
+	// loser runs again. The new updated_at must differ from the stored one
+	// (the second argument is the first plus a microsecond): MySQL writes,
+	// and Galera certifies, only a row whose values change.
+	if st.db.Dialector.Name() == "mysql" {
+		q[sTouch] = "UPDATE " + table + " SET updated_at = CASE WHEN updated_at = ? THEN ? ELSE ? END" +
+			" WHERE id = ? AND user_id = ? AND user_id <> '' AND expires_at > ?"
+	}
 	// A token minted from a sign-in is a new header row that copies the
 	// sign-in (user, time, deadline) from the row in the same statement, so
 	// that a sign-in revoked a moment before mints nothing.
@@ -153,7 +166,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (" + batch + ")"
 	}
 	for i := range q {
-		if stmtID(i) != sInsert && stmtID(i) != sMintToken && stmtID(i) != sMintTokenUntil { // a new random ID cannot be behind anything
+		if q[i] != "" && stmtID(i) != sInsert && stmtID(i) != sMintToken && stmtID(i) != sMintTokenUntil { // a new random ID cannot be behind anything
 			q[i] = causal + q[i]
 		}
 	}

@@ -77,7 +77,7 @@ func NewStore(db *gorm.DB, opts ...Option) (*Store, error) {
 	var table strings.Builder
 	db.Dialector.QuoteTo(&table, cfg.tableName)
 	viaGORM := len(db.Config.Plugins) > 0 || cfg.gormCallbacks
-	if st.run, err = newRunner(db, cfg.logger, st.statements(table.String(), causal), viaGORM, cfg.poolWait); err != nil {
+	if st.run, err = newRunner(db, cfg.logger, st.statements(table.String(), causal), viaGORM, cfg.poolWait, causal); err != nil {
 		return nil, err
 	}
 	st.nextCleanup.Store(cfg.now().Add(cfg.cleanupInterval).UnixNano())

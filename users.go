@@ -271,7 +271,7 @@ func (s *Session) DestroyOthers() (int64, error) {
 	ctx, cancel := s.writeContext()
 	defer cancel()
 	now := s.store.cfg.now().UTC()
-	n, err := s.store.run.exec(ctx, sDestroyOthers, s.userID, s.id, s.id, s.userID, now)
+	n, err := s.store.destroyOthers(ctx, s.userID, s.id, now)
 	if err != nil {
 		return 0, fmt.Errorf("%w: destroy the user's other sessions: %w", ErrSave, err)
 	}
@@ -294,4 +294,22 @@ func (s *Session) DestroyOthers() (int64, error) {
 		return 0, ErrSessionInterrupted
 	}
 	return 0, nil
+}
+
+// destroyOthers deletes userID's sessions but id, if id is still live and
+// still the user's, and returns how many it deleted.
+func (st *Store) destroyOthers(ctx context.Context, userID, id string, now time.Time) (int64, error) {
+	if st.db.Dialector.Name() != "mysql" {
+		return st.run.exec(ctx, sDestroyOthers, userID, id, id, userID, now)
+	}
+	// This session's row is written first, in the same transaction: a
+	// mint from it on another Galera node (whose locks do not reach this
+	// one) then conflicts with the revocation in certification, and the
+	// loser runs again, so the token is either deleted or never minted.
+	return st.run.transaction(ctx, sDestroyOthers, func(t *runner) (int64, error) {
+		if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
+			return 0, err
+		}
+		return t.exec(ctx, sDestroyOthers, userID, id, id, userID, now)
+	})
 }

@@ -17,7 +17,8 @@ type Statement struct {
 	Name string
 	// Text is the statement as the store sends it on its own path, with the
 	// dialect's placeholders ($1 on PostgreSQL, ? elsewhere), without the
-	// SET STATEMENT prefix a Galera node gets.
+	// SET STATEMENT prefix a Galera node gets; empty for a statement the
+	// store never runs on this database.
 	Text string
 }
 
