@@ -20,7 +20,7 @@ func TestReadmeQuickStart(t *testing.T) {
 
 	dir := offlineModule(t, "quickstart", files)
 	for _, args := range [][]string{{"vet", "."}, {"test", "-count=1", "."}} {
-		out, err := goIn(dir, args...)
+		out, err := goIn(t, dir, args...)
 		require.NoError(t, err, "go %s on README.md's Quick start:\n%s", strings.Join(args, " "), out)
 		if len(out) > 0 {
 			t.Logf("go %s: %s", strings.Join(args, " "), out)
