@@ -110,7 +110,7 @@ func TestRotationSealsActiveSessionsAgainUnderTheNewKey(t *testing.T) {
 		require.Equal(t, "cart-of-an-active-user", user.get("/get?k=k").body)
 	}
 	// Longer than WithIdleTimeout (two weeks) since the rotation: by the
-	// README the old key can go now.
+	// docs/guide.md the old key can go now.
 	onlyNew := newAppOn(t, before.db, before.rec, basicRoutes, WithEncryption(newKey))
 	onlyNew.clock.Advance(22 * 24 * time.Hour)
 	reader := onlyNew.client()

@@ -47,7 +47,7 @@ func openFaultDB(tb testing.TB, path, query string, drv *sqlite3.SQLiteDriver) *
 	return &faultDB{gorm: db, sql: sqlDB, rec: rec}
 }
 
-// recommendedQuery is the README's DSN for concurrent writers.
+// recommendedQuery is docs/production.md's DSN for concurrent writers.
 const recommendedQuery = "_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
 
 // faultRoutes are basicRoutes plus a write whose only key is fixed, so that

@@ -57,7 +57,7 @@ func (s *Session) IssueToken() (string, error) {
 // This session is not changed, whatever the request did before (on MySQL
 // and MariaDB but its row's updated_at: the mint writes the row it copies,
 // so that a DestroyUser or DestroyOthers racing the mint on another Galera
-// node deletes the token too; see SECURITY.md). It
+// node deletes the token too; see docs/security.md). It
 // fails with ErrNoUser when the session is not signed in, or signed in by
 // this very request and not saved yet (save first, or issue the token on an
 // APIHandler route), and with ErrSessionInterrupted when the sign-in was

@@ -27,7 +27,7 @@ func newStoreApp(t *testing.T, opts ...Option) *app {
 }
 
 // apiRoutes give a's engine an API and a browser's site, in the layout
-// the README recommends: the API's routes under APIHandler, and the browser's routes
+// docs/api-clients.md recommends: the API's routes under APIHandler, and the browser's routes
 // behind CSRF. extra, if given, adds routes to the API group.
 func apiRoutes(a *app, extra ...func(api *gin.RouterGroup)) {
 	r := a.engine
@@ -440,7 +440,7 @@ func TestAHeaderRequestCannotDestroyACookieSession(t *testing.T) {
 }
 
 // The mirror of TestAHeaderRequestCannotDestroyACookieSession: a header
-// session's token in a cookie is no session (README: "A token works only
+// session's token in a cookie is no session (docs/api-clients.md: "A token works only
 // the way it was issued"), not even to a Destroy that runs before anything
 // read the session.
 func TestACookieRequestCannotDestroyAHeaderSession(t *testing.T) {
@@ -457,7 +457,7 @@ func TestACookieRequestCannotDestroyAHeaderSession(t *testing.T) {
 		"a header token in a cookie was no session, yet it was destroyed")
 }
 
-// A logout wins over a renewal still in flight (SECURITY.md) for header
+// A logout wins over a renewal still in flight (docs/security.md) for header
 // sessions too: the logout with the old token also deletes the row the
 // renewal moved, instead of answering "bye" while the session lives on.
 func TestHeaderLogoutWinsOverARenewalStillInFlight(t *testing.T) {

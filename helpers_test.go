@@ -32,7 +32,7 @@ type recorder = testkit.Counter
 // kinds returns the first word of each statement, upper-cased.
 func kinds(stmts []string) []string { return testkit.Kinds(stmts) }
 
-// sqliteDSN is the DSN the README recommends for concurrent writers.
+// sqliteDSN is the DSN docs/production.md recommends for concurrent writers.
 func sqliteDSN(path string) string {
 	return "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
 }

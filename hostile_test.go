@@ -403,7 +403,7 @@ func TestTossedSessionCookieIsWorthlessToTheAttackerAfterLogin(t *testing.T) {
 	loggedIn.setCookie(ck.Value)
 	assert.Equal(t, "Alice", loggedIn.get("/get?k=username").body)
 	assert.Equal(t, "1", loggedIn.get("/get?k=planted").body,
-		"RenewID keeps data: what was planted before login comes along (SECURITY.md says to Clear at login)")
+		"RenewID keeps data: what was planted before login comes along (docs/security.md says to Clear at login)")
 }
 
 // The __Host- prefix stops cookie tossing at the browser: it accepts such a

@@ -411,7 +411,7 @@ func TestAHeaderSessionMintsASecondToken(t *testing.T) {
 	assert.Empty(t, a.cookieRows())
 }
 
-// A logout wins over a renewal still in flight (SECURITY.md), also when
+// A logout wins over a renewal still in flight (docs/security.md), also when
 // the renewing request is a web sign-in that saves and then mints an API
 // token: a logout from another tab with the old cookie deletes the renewed
 // row, so the browser is signed out and the MintToken that follows, which

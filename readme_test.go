@@ -2,8 +2,6 @@ package ginsession_test
 
 import (
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,36 +11,16 @@ import (
 
 // TestReadmeQuickStart builds and tests the Quick start of README.md as a
 // reader who pastes it gets it: its main.go and main_test.go, in a module
-// of their own that takes this repository for ginsession. It runs go vet
-// and go test there without the network (GOPROXY=off): the modules come
-// from the module cache that building this repository filled.
+// of their own that takes this repository for ginsession (offlineModule).
+// It runs go vet and go test there without the network.
 func TestReadmeQuickStart(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	files := quickStartFiles(t, string(readme))
 
-	root, err := filepath.Abs(".")
-	require.NoError(t, err)
-	gomod, err := os.ReadFile("go.mod")
-	require.NoError(t, err)
-	gosum, err := os.ReadFile("go.sum")
-	require.NoError(t, err)
-	// This repository's requirements, so that the same versions resolve
-	// offline, and ginsession itself from here.
-	mod := strings.Replace(string(gomod), "module github.com/ginsession/ginsession", "module quickstart", 1) +
-		"\nrequire github.com/ginsession/ginsession v0.0.0\n\nreplace github.com/ginsession/ginsession => " + root + "\n"
-
-	dir := t.TempDir()
-	files["go.mod"] = mod
-	files["go.sum"] = string(gosum)
-	for name, text := range files {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
-	}
+	dir := offlineModule(t, "quickstart", files)
 	for _, args := range [][]string{{"vet", "."}, {"test", "-count=1", "."}} {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
-		out, err := cmd.CombinedOutput()
+		out, err := goIn(t, dir, args...)
 		require.NoError(t, err, "go %s on README.md's Quick start:\n%s", strings.Join(args, " "), out)
 		if len(out) > 0 {
 			t.Logf("go %s: %s", strings.Join(args, " "), out)

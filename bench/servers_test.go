@@ -115,8 +115,8 @@ func (t *target) fresh(b *testing.B, tables ...string) {
 	})
 }
 
-// openSQLite opens a fresh SQLite file in WAL mode, the DSN the README
-// recommends.
+// openSQLite opens a fresh SQLite file in WAL mode, the DSN
+// docs/production.md recommends.
 func openSQLite(b *testing.B, _ string, c *testkit.Counter) (*sql.DB, gorm.Dialector) {
 	dsn := "file:" + filepath.Join(b.TempDir(), "bench.db") + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
 	sqlDB := sql.OpenDB(testkit.Count(testkit.DSNConnector(&sqlite3.SQLiteDriver{}, dsn), c))

@@ -69,7 +69,7 @@ func main() {
 }
 
 // openDB opens the SQLite file in WAL mode with a busy timeout, the settings
-// the README recommends for concurrent requests.
+// docs/production.md recommends for concurrent requests.
 func openDB(path string) (*gorm.DB, error) {
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
 	return gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})

@@ -80,7 +80,7 @@ func roundRobin(n int) func() int {
 }
 
 // poolSize is each app instance's connection pool, open and idle alike,
-// as README.md advises: database/sql keeps only 2 idle connections by
+// as docs/production.md advises: database/sql keeps only 2 idle connections by
 // default, and a server like PostgreSQL then forks a backend for most
 // requests under load.
 const poolSize = 32
@@ -94,8 +94,8 @@ func gormOpen(t *testing.T, dialect func(*sql.DB) gorm.Dialector, sqlDB *sql.DB)
 	return db
 }
 
-// openSQLite opens pools on one SQLite file with the DSN the README
-// recommends.
+// openSQLite opens pools on one SQLite file with the DSN
+// docs/production.md recommends.
 func openSQLite(t *testing.T) sessiontest.Opener {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	return func(t *testing.T) sessiontest.DB {

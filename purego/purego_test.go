@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// dsn is the DSN README.md shows for the pure-Go driver: a busy timeout so
+// dsn is the DSN docs/production.md shows for the pure-Go driver: a busy timeout so
 // that concurrent writers queue, and WAL so that readers never wait.
 func dsn(path string) string {
 	return path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"

@@ -66,12 +66,12 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 	table := freshTable(t, dbs[0])
 	mints := mintWeight
 	if readCommittedPostgres(t, dbs[0]) {
-		// Known gap, in SECURITY.md: at READ COMMITTED a DestroyUser or
+		// Known gap, in docs/security.md: at READ COMMITTED a DestroyUser or
 		// DestroyOthers whose DELETE began before a concurrent MintToken
 		// committed does not see the minted row, which outlives it. The
 		// run found it; until the two run serializably, mints are left out
 		// here (PostgreSQL at SERIALIZABLE keeps them, and passes).
-		t.Log("MintToken left out of the run: its race with DestroyUser and DestroyOthers here is a known gap (SECURITY.md)")
+		t.Log("MintToken left out of the run: its race with DestroyUser and DestroyOthers here is a known gap (docs/security.md)")
 		mints = 0
 	}
 	l := &linRun{mintWeight: mints, clock: clock, base: time.Now(), tokens: map[string]int{}, dead: map[string]bool{}, results: map[int]*linResult{},

@@ -14,7 +14,7 @@ import (
 // see over real HTTP, on several app instances sharing one database, and
 // porcupine checks that some order of the operations below, each taking
 // effect at one instant inside its own time interval, explains every
-// response. SECURITY.md points here.
+// response. docs/security.md points here.
 //
 // # The table
 //
