@@ -81,7 +81,11 @@ func newPopulation(t *testing.T, opts ...Option) *population {
 	ctx := context.Background()
 	st := p.a.store
 	p.start = p.a.clock.Now()
-	seed := func(s Seed) string { token, err := st.NewSession(ctx, s); require.NoError(t, err); return handleOf(t, st, token) }
+	seed := func(s Seed) string {
+		token, err := st.NewSession(ctx, s)
+		require.NoError(t, err)
+		return handleOf(t, st, token)
+	}
 	browse := func(query string) string {
 		resp := p.a.client().get("/session?" + query)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -110,7 +114,7 @@ func newPopulation(t *testing.T, opts ...Option) *population {
 	add(browse("u=carol&remember=yes"), &p.signedIn, &p.remembered, &p.late)
 	add(browse(""), &p.anonymous, &p.plain)
 	add(seed(Seed{UserID: "Alice"}), &p.signedIn, &p.plain, &p.late) // IDs compare exactly
-	p.a.clock.Advance(30 * time.Minute)                             // 3h30 after the first two
+	p.a.clock.Advance(30 * time.Minute)                              // 3h30 after the first two
 	return p
 }
 
