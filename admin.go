@@ -13,11 +13,11 @@ import (
 )
 
 // DefaultSessionPageSize is how many sessions Store.Sessions reads per
-// statement when SessionQuery.PageSize is 0.
+// statement when SessionQuery.PageSize is 0: 100.
 const DefaultSessionPageSize = 100
 
-// MaxSessionPageSize bounds SessionQuery.PageSize: a page is read whole
-// before its first session is yielded.
+// MaxSessionPageSize bounds SessionQuery.PageSize (1000): a page is read
+// whole, into memory, before its first session is yielded.
 const MaxSessionPageSize = 1000
 
 // ErrInvalidQuery means a SessionQuery cannot be run as given: an unknown
@@ -72,9 +72,10 @@ type SessionQuery struct {
 	// sessions that follow it in the listing's order, as they are now.
 	// "" starts from the first.
 	After string
-	// PageSize is how many sessions each statement reads, 1 to
-	// MaxSessionPageSize; 0 means DefaultSessionPageSize. It bounds the
-	// work of one statement, not how many sessions the listing yields.
+	// PageSize is how many sessions each statement returns, 1 to
+	// MaxSessionPageSize; 0 means DefaultSessionPageSize. It bounds what
+	// one statement returns, not how many sessions the listing yields:
+	// the listing reads page after page until the caller stops.
 	PageSize int
 }
 
