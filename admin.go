@@ -180,11 +180,13 @@ func (q SessionQuery) args() ([]any, string, error) {
 	}
 	args := []any{mask, want, who}
 	for _, t := range []time.Time{q.SignedInAfter, q.SignedInBefore, q.LastSeenAfter, q.LastSeenBefore} {
-		on := 0
+		// An unused time is still sent, as a date every server's DATETIME
+		// takes (MySQL's begins in the year 1000).
+		on, at := 0, time.Unix(0, 0).UTC()
 		if !t.IsZero() {
-			on = 1
+			on, at = 1, t.UTC()
 		}
-		args = append(args, on, t.UTC())
+		args = append(args, on, at)
 	}
 	return args, after, nil
 }
