@@ -84,6 +84,21 @@ func RunInstances(t *testing.T, open Opener) {
 		assert.Equal(t, http.StatusNotFound, cl.get(a, "/get?k=user").StatusCode, "dead on the other instance at once")
 	})
 
+	t.Run("AdminOnOneSeesSessionsOfTheOther", func(t *testing.T) {
+		a, b := pair(t, newGate())
+		cl := newClient(t)
+		cl.get(a, "/set?user=alice")
+		rows := a.rows()
+		require.Len(t, rows, 1)
+		ctx := context.Background()
+		assert.Equal(t, []string{rows[0].ID}, list(t, b.store.Sessions(ctx, ginsession.SessionQuery{})), "listed at once on the other instance")
+		c, err := b.store.CountSessions(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, ginsession.SessionCounts{Live: 1, Anonymous: 1}, c)
+		cl.get(a, "/destroy")
+		assert.Empty(t, list(t, b.store.Sessions(ctx, ginsession.SessionQuery{})), "gone at once on the other instance")
+	})
+
 	t.Run("DeviceSignOutOnOneWinsOverALoginInFlightOnTheOther", func(t *testing.T) {
 		testDeviceSignOutDuringLogin(t, open)
 	})
