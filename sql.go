@@ -165,7 +165,12 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		// As an array, the batch's IDs are one value that the primary key
 		// is probed with: an IN subquery is a join, which on a table of
 		// some ten thousand rows PostgreSQL makes by reading all of them.
-		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id = ANY (ARRAY(" + batch + "))"
+		// The batch locks its rows as it picks them: a row whose expiry a
+		// request moved meanwhile (an instance whose clock lags) is
+		// checked again and left alone, where the DELETE by ID alone would
+		// take it; and several instances cleaning up at once take
+		// different batches (SKIP LOCKED) instead of the same one.
+		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id = ANY (ARRAY(" + batch + " FOR UPDATE SKIP LOCKED))"
 	default:
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (" + batch + ")"
 	}
