@@ -94,6 +94,7 @@ func RunPlans(t *testing.T, open Opener, rows int) {
 	require.NoError(t, sqlDB.QueryRowContext(ctx, planSize[dialect], table).Scan(&size))
 	t.Logf("%d rows generated in %s, indexed in %s, analyzed in %s: %d MiB with indexes", rows, filled.Round(time.Millisecond),
 		indexed.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond), size>>20)
+	logSizes(t, sqlDB, dialect, table, rows, size)
 
 	v := planSample(t, db, table, now)
 	check := func(t *testing.T, name, text string, args []any) {
@@ -202,6 +203,44 @@ var planSize = map[string]string{
 	"postgres": "SELECT pg_total_relation_size($1::regclass)",
 	"mysql":    "SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 	"sqlite":   "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size() WHERE ? IS NOT NULL",
+}
+
+// planParts lists the table's parts and their sizes in bytes: the table
+// and each index (on MySQL the table is its primary key's clustered index).
+var planParts = map[string]string{
+	"postgres": "SELECT 'table', pg_relation_size($1::regclass) UNION ALL " +
+		"SELECT c.relname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass",
+	// Per index needs mysql.innodb_index_stats, which an application's
+	// user may not read: the secondary indexes together, then.
+	"mysql": "SELECT 'table (the clustered primary key)', data_length FROM information_schema.tables" +
+		" WHERE table_schema = DATABASE() AND table_name = ? UNION ALL" +
+		" SELECT 'secondary indexes', index_length FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+}
+
+// logSizes reports the bytes a session row takes in the table and in each
+// index, for bench/RESULTS.md's per-server comparison.
+func logSizes(t *testing.T, db *sql.DB, dialect, table string, rows int, total int64) {
+	q, ok := planParts[dialect]
+	if !ok {
+		t.Logf("%.0f bytes a row in all", float64(total)/float64(rows))
+		return
+	}
+	args := []any{table}
+	if dialect == "mysql" {
+		args = append(args, table)
+	}
+	res, err := db.Query(q, args...)
+	require.NoError(t, err)
+	defer res.Close()
+	var parts []string
+	for res.Next() {
+		var name string
+		var bytes int64
+		require.NoError(t, res.Scan(&name, &bytes))
+		parts = append(parts, fmt.Sprintf("%s %.0f", name, float64(bytes)/float64(rows)))
+	}
+	require.NoError(t, res.Err())
+	t.Logf("bytes a row: %.0f in all; %s", float64(total)/float64(rows), strings.Join(parts, ", "))
 }
 
 func quote(db DB, name string) string {
