@@ -1,0 +1,308 @@
+package migrate
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+)
+
+// method rewrites one call of a gin-contrib/sessions Session method.
+func (fp *filePlan) method(call *ast.CallExpr, sel *ast.SelectorExpr) {
+	fp.done[call] = true
+	name := sel.Sel.Name
+	switch name {
+	case "Get", "Set", "Delete":
+		if len(call.Args) > 0 && !fp.isString(call.Args[0]) {
+			fp.report(call.Args[0], "session.%s with a key of type %s: ginsession's keys are strings; convert the key by hand", name, types.TypeString(fp.pass.TypesInfo.TypeOf(call.Args[0]), types.RelativeTo(fp.pass.Pkg)))
+			return
+		}
+		if name == "Get" {
+			fp.get(call, sel)
+		}
+	case "Save":
+		fp.save(call)
+	case "Clear":
+		fp.clear(call, sel)
+	case "Options":
+		fp.options(call, sel)
+	case "AddFlash", "Flashes":
+		if (name == "AddFlash" && len(call.Args) > 1) || (name == "Flashes" && len(call.Args) > 0) {
+			fp.report(call, "session.%s with a named flash queue: ginsession has one queue; keep the kind in the message (a struct with Kind and Text) by hand", name)
+		}
+	case "ID":
+		fp.report(call, "session.ID(): ginsession keeps the session's ID secret (only its hash is stored); use s.UserID() for who is signed in, or Set an ID of your own")
+	}
+}
+
+// get rewrites the reads that assert a type, which fail after the move:
+// ginsession's JSON brings numbers back as float64, so session.Get("n").(int)
+// panics where ginsession.Get[int] decodes an int.
+func (fp *filePlan) get(call *ast.CallExpr, sel *ast.SelectorExpr) {
+	recv, key := fp.text(sel.X), fp.text(call.Args[0])
+	parent := fp.parents[call]
+	for {
+		p, ok := parent.(*ast.ParenExpr)
+		if !ok {
+			break
+		}
+		parent = fp.parents[p]
+	}
+	switch p := parent.(type) {
+	case *ast.TypeAssertExpr:
+		if p.Type == nil {
+			fp.report(p, "a type switch on session.Get(%s): ginsession decodes JSON, so numbers come back as float64; switch on ginsession.Get[T] reads by hand", key)
+			return
+		}
+		typ := fp.text(p.Type)
+		typed := "ginsession.Get[" + typ + "](" + recv + ", " + key + ")"
+		as, _ := fp.parents[p].(*ast.AssignStmt)
+		switch {
+		case as != nil && len(as.Lhs) == 2 && len(as.Rhs) == 1:
+			x := fp.newFix()
+			x.replace(p.Pos(), p.End(), typed)
+			fp.suggest(p, x, "session.Get(%s).(%s) with ok: ginsession.Get[%s] decodes the stored value as %s", key, typ, typ, typ)
+		case as != nil && len(as.Lhs) == 1 && len(as.Rhs) == 1 && !isBlank(as.Lhs[0]):
+			x := fp.newFix()
+			x.replace(as.Lhs[0].End(), as.Lhs[0].End(), ", _")
+			x.replace(p.Pos(), p.End(), typed)
+			fp.suggest(p, x, "session.Get(%s).(%s): ginsession.Get[%s] decodes the stored value as %s (a missing key gives its zero value instead of a panic)", key, typ, typ, typ)
+		default:
+			fp.report(p, "session.Get(%s).(%s) inside an expression: read it first with v, ok := ginsession.Get[%s](%s, %s) and use v", key, typ, typ, recv, key)
+		}
+	case *ast.BinaryExpr:
+		other := p.X
+		if other == call || ast.Unparen(other) == call {
+			other = p.Y
+		}
+		if !fp.isNil(other) || (p.Op != token.EQL && p.Op != token.NEQ) {
+			fp.report(p, "session.Get(%s) compared with a value: ginsession decodes JSON, so a number is a float64 and the comparison changes; compare what ginsession.Get[T] returns", key)
+			return
+		}
+		has := recv + ".Has(" + key + ")"
+		if p.Op == token.EQL {
+			has = "!" + has
+		}
+		x := fp.newFix()
+		x.replace(p.Pos(), p.End(), has)
+		fp.suggest(p, x, "session.Get(%s) %s nil: ginsession's Has", key, p.Op)
+	case *ast.AssignStmt:
+		if p.Tok == token.DEFINE && len(p.Lhs) == 1 && len(p.Rhs) == 1 {
+			fp.getVar(p, call, recv, key)
+		}
+	}
+}
+
+// getVar rewrites v := session.Get(key) when v is only compared with nil
+// and asserted to one type T: v becomes a T read with ginsession.Get[T],
+// with its ok in a new variable, so that
+//
+//	v := session.Get("count")
+//	if v == nil { count = 0 } else { count = v.(int) }
+//
+// becomes
+//
+//	v, vOK := ginsession.Get[int](session, "count")
+//	if !vOK { count = 0 } else { count = v }
+func (fp *filePlan) getVar(def *ast.AssignStmt, call *ast.CallExpr, recv, key string) {
+	id, ok := def.Lhs[0].(*ast.Ident)
+	obj := fp.pass.TypesInfo.Defs[id]
+	if !ok || obj == nil {
+		return
+	}
+	var typ types.Type
+	var typText string
+	var nilChecks []*ast.BinaryExpr
+	var asserts []*ast.TypeAssertExpr
+	other := false
+	for _, use := range fp.uses(obj) {
+		switch p := fp.parents[use].(type) {
+		case *ast.BinaryExpr:
+			if (p.Op == token.EQL || p.Op == token.NEQ) && (fp.isNil(p.X) || fp.isNil(p.Y)) {
+				nilChecks = append(nilChecks, p)
+				continue
+			}
+		case *ast.TypeAssertExpr:
+			if p.Type != nil {
+				t := fp.pass.TypesInfo.TypeOf(p.Type)
+				if typ == nil {
+					typ, typText = t, fp.text(p.Type)
+				}
+				if types.Identical(t, typ) {
+					asserts = append(asserts, p)
+					continue
+				}
+			}
+		}
+		other = true
+	}
+	if typ == nil {
+		return // never asserted: an untyped read works as before
+	}
+	if other {
+		fp.report(def, "%s := session.Get(%s) is used as %s and in other ways: ginsession decodes JSON, so numbers come back as float64; read it with ginsession.Get[%s] by hand", id.Name, key, typText, typText)
+		return
+	}
+	okName := fp.freshName(fp.enclosingFunc(def), id.Name+"OK")
+	x := fp.newFix()
+	x.replace(id.End(), id.End(), ", "+okName)
+	x.replace(call.Pos(), call.End(), "ginsession.Get["+typText+"]("+recv+", "+key+")")
+	for _, b := range nilChecks {
+		text := okName
+		if b.Op == token.EQL {
+			text = "!" + okName
+		}
+		x.replace(b.Pos(), b.End(), text)
+	}
+	for _, a := range asserts {
+		text := id.Name
+		if as, ok := fp.parents[a].(*ast.AssignStmt); ok && len(as.Lhs) == 2 && len(as.Rhs) == 1 {
+			text = id.Name + ", " + okName
+		}
+		x.replace(a.Pos(), a.End(), text)
+	}
+	fp.suggest(def, x, "%s := session.Get(%s) is read as %s: ginsession.Get[%s] decodes the stored value as %s, and %s says whether there was one", id.Name, key, typText, typText, typText, okName)
+}
+
+// save removes a Save whose error is dropped: ginsession saves a changed
+// session before the response headers go out. A Save whose error is used
+// stays: ginsession's Save saves at once and returns the error.
+func (fp *filePlan) save(call *ast.CallExpr) {
+	var stmt ast.Node
+	switch p := fp.parents[call].(type) {
+	case *ast.ExprStmt, *ast.DeferStmt:
+		stmt = p
+	case *ast.AssignStmt:
+		if len(p.Lhs) == 1 && isBlank(p.Lhs[0]) {
+			stmt = p
+		}
+	}
+	if stmt == nil {
+		return
+	}
+	if _, ok := fp.parents[stmt].(*ast.BlockStmt); !ok {
+		if _, ok := fp.parents[stmt].(*ast.CaseClause); !ok {
+			return // the statement of an if or for header, say
+		}
+	}
+	x := fp.newFix()
+	x.deleteStmt(stmt)
+	fp.suggest(call, x, "session.Save() with its error dropped: removed, since ginsession saves a changed session by itself before the headers go out")
+}
+
+// clear turns the logout of gin-contrib/sessions, Clear followed by
+// Options(sessions.Options{MaxAge: -1}), into Destroy, which deletes the
+// session's row and expires its cookie.
+func (fp *filePlan) clear(call *ast.CallExpr, sel *ast.SelectorExpr) {
+	stmt, ok := fp.parents[call].(*ast.ExprStmt)
+	if !ok {
+		return
+	}
+	for _, next := range fp.following(stmt) {
+		es, ok := next.(*ast.ExprStmt)
+		if !ok {
+			continue
+		}
+		oc, ok := es.X.(*ast.CallExpr)
+		if !ok {
+			continue
+		}
+		osel, ok := oc.Fun.(*ast.SelectorExpr)
+		if !ok || !fp.isSessionMethod(osel) || osel.Sel.Name != "Options" || fp.text(osel.X) != fp.text(sel.X) {
+			continue
+		}
+		if age, ok := fp.literalMaxAge(oc); ok && age < 0 {
+			fp.done[oc] = true
+			x := fp.newFix()
+			x.replace(sel.Sel.Pos(), sel.Sel.End(), "Destroy")
+			x.deleteStmt(es)
+			fp.suggest(call, x, "session.Clear() with Options{MaxAge: %d}: ginsession's Destroy deletes the session and expires its cookie", age)
+			return
+		}
+	}
+}
+
+// following returns the statements after stmt in its block.
+func (fp *filePlan) following(stmt ast.Stmt) []ast.Stmt {
+	var list []ast.Stmt
+	switch b := fp.parents[stmt].(type) {
+	case *ast.BlockStmt:
+		list = b.List
+	case *ast.CaseClause:
+		list = b.Body
+	}
+	for i, s := range list {
+		if s == stmt {
+			return list[i+1:]
+		}
+	}
+	return nil
+}
+
+// literalMaxAge returns the constant MaxAge of an Options call whose only
+// other fields are ones ginsession already does (Path "/", HttpOnly true).
+func (fp *filePlan) literalMaxAge(oc *ast.CallExpr) (int64, bool) {
+	if len(oc.Args) != 1 {
+		return 0, false
+	}
+	lit, ok := ast.Unparen(oc.Args[0]).(*ast.CompositeLit)
+	if !ok {
+		return 0, false
+	}
+	var age int64
+	found := false
+	for _, elt := range lit.Elts {
+		kv, ok := elt.(*ast.KeyValueExpr)
+		if !ok {
+			return 0, false
+		}
+		tv := fp.pass.TypesInfo.Types[kv.Value]
+		switch kv.Key.(*ast.Ident).Name {
+		case "MaxAge":
+			if age, found = fp.constInt(kv.Value); !found {
+				return 0, false
+			}
+		case "Path":
+			if tv.Value == nil || tv.Value.ExactString() != `"/"` {
+				return 0, false
+			}
+		case "HttpOnly":
+			if tv.Value == nil || tv.Value.ExactString() != "true" {
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+	}
+	return age, found
+}
+
+// options rewrites a session's own Options: MaxAge -1 logs out (Destroy),
+// MaxAge 0 makes a browser session (RememberMe(false)), and a positive
+// MaxAge, a remember-me at login, becomes the session's own idle timeout.
+func (fp *filePlan) options(call *ast.CallExpr, sel *ast.SelectorExpr) {
+	age, ok := fp.literalMaxAge(call)
+	if !ok {
+		fp.report(call, "session.Options with settings other than a constant MaxAge: in ginsession the cookie's Path, Domain, Secure and SameSite are store-wide (WithCookiePath...), and a session's own expiry is s.RememberMe, s.SetIdleTimeout or s.SetDeadline; rewrite it by hand")
+		return
+	}
+	recv := fp.text(sel.X)
+	var text, msg string
+	switch {
+	case age < 0:
+		text, msg = recv+".Destroy()", "ginsession's Destroy deletes the session and expires its cookie"
+	case age == 0:
+		text, msg = recv+".RememberMe(false)", "a cookie without Max-Age is ginsession's RememberMe(false)"
+	default:
+		fp.needTime = true
+		text = recv + ".SetIdleTimeout(" + durationText(age) + ")"
+		msg = "the session's own idle timeout, stored with it, and the cookie's Max-Age with it"
+	}
+	x := fp.newFix()
+	x.replace(call.Pos(), call.End(), text)
+	fp.suggest(call, x, "session.Options(sessions.Options{MaxAge: %d}): %s", age, msg)
+}
+
+func isBlank(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "_"
+}
