@@ -5,17 +5,23 @@ import (
 
 	"github.com/ginsession/ginsession/migrate"
 	"github.com/ginsession/ginsession/migrate/internal/sampleapp"
+	"github.com/stretchr/testify/assert"
 	"golang.org/x/tools/go/analysis/analysistest"
 )
 
 // TestRewritesMatchTheGoldenFiles runs the analyzer on each sample app and
 // checks its diagnostics against the apps' // want comments and the result
-// of all its fixes against main.go.golden.
+// of all its fixes against main.go.golden. The apps share one module, so
+// that their dependencies are loaded from source once.
 func TestRewritesMatchTheGoldenFiles(t *testing.T) {
 	sampleapp.Offline(t)
-	for _, app := range []string{"counter", "login", "manual"} {
-		t.Run(app, func(t *testing.T) {
-			analysistest.RunWithSuggestedFixes(t, sampleapp.Module(t, app), migrate.Analyzer, "./...")
-		})
+	apps := []string{"counter", "login", "manual"}
+	results := analysistest.RunWithSuggestedFixes(t, sampleapp.Modules(t, apps...), migrate.Analyzer, "./...")
+	analyzed := map[string]bool{}
+	for _, r := range results {
+		analyzed[r.Pass.Pkg.Path()] = true
+	}
+	for _, app := range apps {
+		assert.True(t, analyzed["example.com/samples/"+app], "%s was analyzed", app)
 	}
 }

@@ -115,7 +115,9 @@ func run(dir string, args []string, out io.Writer) int {
 // analyze loads the packages, with their tests, and returns the
 // analyzer's findings in file order.
 func analyze(dir string, patterns []string) ([]*finding, error) {
-	cfg := &packages.Config{Mode: packages.LoadAllSyntax, Dir: dir, Tests: true}
+	// The analyzer uses no facts, so the dependencies' types come from
+	// export data: only the packages named are parsed and type-checked.
+	cfg := &packages.Config{Mode: packages.LoadSyntax | packages.NeedModule, Dir: dir, Tests: true}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		return nil, err
