@@ -142,7 +142,7 @@ func (fp *filePlan) migrate() {
 		// call.
 		if sel, ok := n.(*ast.SelectorExpr); ok && fp.isSessionMethod(sel) {
 			if call, ok := fp.parents[sel].(*ast.CallExpr); !ok || call.Fun != sel {
-				fp.report(sel, "session.%s used as a value: ginsession's *Session has a method of the same name in most cases; rewrite this use by hand", sel.Sel.Name)
+				fp.report(sel, "session.%s used as a method value: rewrite this use by hand against *ginsession.Session", sel.Sel.Name)
 			}
 		}
 		return true

@@ -28,11 +28,22 @@ func (fp *filePlan) setup(call *ast.CallExpr) {
 	if !ok {
 		return
 	}
+	// fail reports why the set-up stays as it is. The store's lines are
+	// part of that manual step, not reported again one by one.
+	fail := func(format string, args ...any) {
+		for _, e := range x.edits {
+			fp.consume(e.Pos, e.End)
+		}
+		for _, oc := range optCalls {
+			fp.consume(oc.Pos(), oc.End())
+		}
+		fp.report(call, format+"; then delete the store", args...)
+	}
 	backend := fp.calleePath(ctor)
 	var db, note string
 	if backend == gormBackend && len(ctor.Args) > 0 {
 		if !fp.visibleAt(ctor.Args[0], call.Pos()) {
-			fp.report(call, "sessions.Sessions: the *gorm.DB given to the gorm store is not in scope here; write r.Use(ginsession.New(db, ginsession.WithCookieName(%s))) by hand", fp.text(name))
+			fail("sessions.Sessions: the *gorm.DB given to the gorm store is not in scope here; write r.Use(ginsession.New(db, ginsession.WithCookieName(%s))) by hand", fp.text(name))
 			return
 		}
 		db = fp.text(ctor.Args[0])
@@ -40,12 +51,12 @@ func (fp *filePlan) setup(call *ast.CallExpr) {
 	} else {
 		dbs := fp.gormDBsAt(call.Pos())
 		if len(dbs) != 1 {
-			why := "there is no *gorm.DB in scope here"
+			todo := "there is no *gorm.DB in scope here; open one with gorm.Open"
 			if len(dbs) > 1 {
-				why = "there is more than one *gorm.DB in scope here (" + strings.Join(dbs, ", ") + ")"
+				todo = "there is more than one *gorm.DB in scope here (" + strings.Join(dbs, ", ") + "); choose the one to keep them in"
 			}
-			fp.report(call, "sessions.Sessions with the %s store: ginsession keeps sessions in a database and %s; open one with gorm.Open and write r.Use(ginsession.New(db, ginsession.WithCookieName(%s)))",
-				path.Base(backend), why, fp.text(name))
+			fail("sessions.Sessions with the %s store: ginsession keeps sessions in a database and %s, and write r.Use(ginsession.New(db, ginsession.WithCookieName(%s)))",
+				path.Base(backend), todo, fp.text(name))
 			return
 		}
 		db = dbs[0]
@@ -56,6 +67,7 @@ func (fp *filePlan) setup(call *ast.CallExpr) {
 	for _, oc := range optCalls {
 		more, ok := fp.storeOptions(oc)
 		if !ok {
+			fail("sessions.Sessions(%s, ...): not rewritten, since the store's options cannot all be carried over (reported); write r.Use(ginsession.New(%s, ginsession.WithCookieName(%s), options...)) by hand", fp.text(name), db, fp.text(name))
 			return
 		}
 		opts = append(opts, more...)
@@ -92,7 +104,7 @@ func (fp *filePlan) storeOf(call *ast.CallExpr, arg ast.Expr, x *fix) (*ast.Call
 		return decl == nil
 	})
 	if ctor == nil || !fp.isBackendCtor(ctor) {
-		fp.report(call, "sessions.Sessions: the store %s is not made by store := backend.NewStore(...); write r.Use(ginsession.New(db, ginsession.WithCookieName(...))) by hand", id.Name)
+		fp.report(call, "sessions.Sessions: the store variable %s is not made by store := backend.NewStore(...); write r.Use(ginsession.New(db, ginsession.WithCookieName(...))) by hand", id.Name)
 		return nil, nil, false
 	}
 	var opts []*ast.CallExpr
@@ -108,8 +120,8 @@ func (fp *filePlan) storeOf(call *ast.CallExpr, arg ast.Expr, x *fix) (*ast.Call
 				continue
 			}
 		}
-		fp.report(use, "the session store %s is used here as well as in sessions.Sessions: ginsession has no store object of this kind; rewrite this use by hand", id.Name)
-		fp.report(call, "sessions.Sessions: the store %s has other uses (reported); rewrite the set-up by hand as r.Use(ginsession.New(db, ginsession.WithCookieName(...)))", id.Name)
+		fp.report(use, "the store variable %s is used here as well as in sessions.Sessions: ginsession has no store object of this kind; rewrite this use by hand", id.Name)
+		fp.report(call, "sessions.Sessions: the store variable %s has other uses (reported); rewrite the set-up by hand as r.Use(ginsession.New(db, ginsession.WithCookieName(...)))", id.Name)
 		return nil, nil, false
 	}
 	x.deleteStmt(decl)

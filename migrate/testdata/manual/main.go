@@ -35,7 +35,7 @@ func main() {
 		n := session.Get("n") // want `n := session.Get\("n"\) is used as int and in other ways`
 		c.JSON(http.StatusOK, gin.H{"n": n, "m": n.(int)})
 		session.Options(sessions.Options{Domain: "example.com", MaxAge: 60}) // want `session.Options with settings other than a constant MaxAge`
-		save := session.Save                                                 // want `session.Save used as a value`
+		save := session.Save                                                 // want `session.Save used as a method value`
 		_ = save
 	})
 	r.GET("/c", func(c *gin.Context) {
@@ -53,9 +53,9 @@ func main() {
 // withoutDB installs sessions kept in a cookie, in a function that has no
 // database to move them to.
 func withoutDB(r *gin.Engine) {
-	store := cookie.NewStore([]byte("secret"))    // want `cookie.NewStore: ginsession has no separate store backends`
-	store.Options(sessions.Options{MaxAge: 3600}) // want `sessions.Options: ginsession's cookie settings are options of ginsession.New`
-	r.Use(sessions.Sessions("mysession", store))  // want `sessions.Sessions with the cookie store: ginsession keeps sessions in a database and there is no \*gorm.DB in scope here`
+	store := cookie.NewStore([]byte("secret"))
+	store.Options(sessions.Options{MaxAge: 3600})
+	r.Use(sessions.Sessions("mysession", store)) // want `sessions.Sessions with the cookie store: ginsession keeps sessions in a database and there is no \*gorm.DB in scope here`
 }
 
 // show reads a session handed to it, and ends a browser session.
