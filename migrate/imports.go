@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"go/ast"
-	"go/token"
 	"strconv"
 )
 
@@ -46,35 +45,39 @@ func (fp *filePlan) imports() {
 		}
 	}
 	if hasGinsession {
-		x.deleteStmt(fp.sessionsSpec)
+		fp.deleteImport(x, fp.sessionsSpec)
 	} else {
 		x.replace(fp.sessionsSpec.Pos(), fp.sessionsSpec.End(), strconv.Quote(ginsessionPath))
 	}
 	for _, spec := range fp.backendSpecs {
 		if path, _ := strconv.Unquote(spec.Path.Value); !backendUsed[path] {
-			x.deleteStmt(spec)
+			fp.deleteImport(x, spec)
 		}
 	}
 	if fp.needTime && !hasTime {
-		decl := fp.importDecl()
+		decl := fp.importDecl(fp.sessionsSpec)
 		if decl.Lparen.IsValid() {
 			x.replace(decl.Lparen+1, decl.Lparen+1, "\n\t\"time\"")
 		} else {
-			x.replace(decl.End(), decl.End(), "\n\nimport \"time\"")
+			x.replace(decl.Pos(), decl.Pos(), "import \"time\"\n")
 		}
 	}
 	fp.suggest(fp.sessionsSpec, x, "import %s in place of %s", ginsessionPath, sessionsPath)
 }
 
-// importDecl returns the import declaration that holds the
-// gin-contrib/sessions import.
-func (fp *filePlan) importDecl() *ast.GenDecl {
-	for _, d := range fp.file.Decls {
-		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.IMPORT && g.Pos() <= fp.sessionsSpec.Pos() && fp.sessionsSpec.End() <= g.End() {
-			return g
-		}
+// importDecl returns the import declaration that holds spec.
+func (fp *filePlan) importDecl(spec *ast.ImportSpec) *ast.GenDecl {
+	return fp.parents[spec].(*ast.GenDecl)
+}
+
+// deleteImport deletes spec, with its declaration when it stands alone
+// (import "path", without parentheses).
+func (fp *filePlan) deleteImport(x *fix, spec *ast.ImportSpec) {
+	if decl := fp.importDecl(spec); !decl.Lparen.IsValid() {
+		x.deleteStmt(decl)
+		return
 	}
-	panic("ginsession-migrate: an import spec outside any import declaration")
+	x.deleteStmt(spec)
 }
 
 // unsupported says what to do instead of a gin-contrib/sessions identifier

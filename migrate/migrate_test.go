@@ -15,7 +15,7 @@ import (
 // that their dependencies are loaded from source once.
 func TestRewritesMatchTheGoldenFiles(t *testing.T) {
 	sampleapp.Offline(t)
-	apps := []string{"counter", "login", "manual", "edges"}
+	apps := []string{"counter", "login", "manual", "edges", "single"}
 	results := analysistest.RunWithSuggestedFixes(t, sampleapp.Modules(t, apps...), migrate.Analyzer, "./...")
 	analyzed := map[string]bool{}
 	for _, r := range results {

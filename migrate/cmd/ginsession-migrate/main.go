@@ -185,7 +185,11 @@ func apply(findings []*finding) error {
 	for _, f := range findings {
 		byFile[f.file] = append(byFile[f.file], f.edits...)
 	}
-	out := map[string][]byte{}
+	type result struct {
+		text []byte
+		mode os.FileMode
+	}
+	out := map[string]result{}
 	for name, edits := range byFile {
 		if len(edits) == 0 {
 			continue
@@ -194,6 +198,10 @@ func apply(findings []*finding) error {
 			return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.end, b.end), cmp.Compare(a.text, b.text))
 		})
 		edits = slices.Compact(edits) // the same edit from two fixes, or from a test variant
+		info, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
 		src, err := os.ReadFile(name)
 		if err != nil {
 			return err
@@ -213,10 +221,10 @@ func apply(findings []*finding) error {
 		if err != nil {
 			return fmt.Errorf("%s: the fixed file does not parse (%w); nothing was written", name, err)
 		}
-		out[name] = formatted
+		out[name] = result{formatted, info.Mode().Perm()}
 	}
-	for name, text := range out {
-		if err := os.WriteFile(name, text, 0o644); err != nil {
+	for name, r := range out {
+		if err := os.WriteFile(name, r.text, r.mode); err != nil {
 			return err
 		}
 	}
