@@ -16,8 +16,11 @@ func (fp *filePlan) method(call *ast.CallExpr, sel *ast.SelectorExpr) {
 			fp.report(call.Args[0], "session.%s with a key of type %s: ginsession's keys are strings; convert the key by hand", name, types.TypeString(fp.pass.TypesInfo.TypeOf(call.Args[0]), types.RelativeTo(fp.pass.Pkg)))
 			return
 		}
-		if name == "Get" {
+		switch {
+		case name == "Get":
 			fp.get(call, sel)
+		case name == "Set" && len(call.Args) == 2:
+			fp.checkJSON(name, call.Args[1])
 		}
 	case "Save":
 		fp.save(call)
@@ -28,6 +31,8 @@ func (fp *filePlan) method(call *ast.CallExpr, sel *ast.SelectorExpr) {
 	case "AddFlash", "Flashes":
 		if (name == "AddFlash" && len(call.Args) > 1) || (name == "Flashes" && len(call.Args) > 0) {
 			fp.report(call, "session.%s with a named flash queue: ginsession has one queue; keep the kind in the message (a struct with Kind and Text) by hand", name)
+		} else if name == "AddFlash" && len(call.Args) == 1 {
+			fp.checkJSON(name, call.Args[0])
 		}
 	case "ID":
 		fp.report(call, "session.ID(): ginsession keeps the session's ID secret (only its hash is stored); use s.UserID() for who is signed in, or Set an ID of your own")
@@ -55,15 +60,29 @@ func (fp *filePlan) get(call *ast.CallExpr, sel *ast.SelectorExpr) {
 		}
 		typ := fp.text(p.Type)
 		typed := "ginsession.Get[" + typ + "](" + recv + ", " + key + ")"
-		as, _ := fp.parents[p].(*ast.AssignStmt)
+		// The left-hand side it is assigned to: of x := ..., x = ...,
+		// var x = ..., or their two-value forms.
+		var lhs []ast.Expr
+		switch a := fp.parents[p].(type) {
+		case *ast.AssignStmt:
+			if len(a.Rhs) == 1 && (a.Tok == token.DEFINE || a.Tok == token.ASSIGN) {
+				lhs = a.Lhs
+			}
+		case *ast.ValueSpec:
+			if len(a.Values) == 1 {
+				for _, n := range a.Names {
+					lhs = append(lhs, n)
+				}
+			}
+		}
 		switch {
-		case as != nil && len(as.Lhs) == 2 && len(as.Rhs) == 1:
+		case len(lhs) == 2:
 			x := fp.newFix()
 			x.replace(p.Pos(), p.End(), typed)
 			fp.suggest(p, x, "session.Get(%s).(%s) with ok: ginsession.Get[%s] decodes the stored value as %s", key, typ, typ, typ)
-		case as != nil && len(as.Lhs) == 1 && len(as.Rhs) == 1 && !isBlank(as.Lhs[0]):
+		case len(lhs) == 1 && !isBlank(lhs[0]):
 			x := fp.newFix()
-			x.replace(as.Lhs[0].End(), as.Lhs[0].End(), ", _")
+			x.replace(lhs[0].End(), lhs[0].End(), ", _")
 			x.replace(p.Pos(), p.End(), typed)
 			fp.suggest(p, x, "session.Get(%s).(%s): ginsession.Get[%s] decodes the stored value as %s (a missing key gives its zero value instead of a panic)", key, typ, typ, typ)
 		default:
@@ -198,27 +217,112 @@ func (fp *filePlan) clear(call *ast.CallExpr, sel *ast.SelectorExpr) {
 		return
 	}
 	for _, next := range fp.following(stmt) {
-		es, ok := next.(*ast.ExprStmt)
-		if !ok {
-			continue
+		es, _ := next.(*ast.ExprStmt)
+		var oc *ast.CallExpr
+		var osel *ast.SelectorExpr
+		if es != nil {
+			oc, _ = es.X.(*ast.CallExpr)
 		}
-		oc, ok := es.X.(*ast.CallExpr)
-		if !ok {
-			continue
+		if oc != nil {
+			osel, _ = oc.Fun.(*ast.SelectorExpr)
 		}
-		osel, ok := oc.Fun.(*ast.SelectorExpr)
-		if !ok || !fp.isSessionMethod(osel) || osel.Sel.Name != "Options" || fp.text(osel.X) != fp.text(sel.X) {
-			continue
+		if osel != nil && fp.isSessionMethod(osel) && osel.Sel.Name == "Options" && fp.text(osel.X) == fp.text(sel.X) {
+			if age, ok := fp.literalMaxAge(oc); ok && age < 0 {
+				fp.done[oc] = true
+				if fp.changedAfter(es) {
+					fp.consume(es.Pos(), es.End()) // the Options call is part of this step
+					fp.report(call, "session.Clear() with Options{MaxAge: %d}, then more changes to the session: gin-contrib dropped them with the session, but after ginsession's Destroy they start a new one; write the logout by hand with s.Destroy() last", age)
+					return
+				}
+				x := fp.newFix()
+				x.replace(sel.Sel.Pos(), sel.Sel.End(), "Destroy")
+				x.deleteStmt(es)
+				fp.suggest(call, x, "session.Clear() with Options{MaxAge: %d}: ginsession's Destroy deletes the session and expires its cookie", age)
+			}
+			return
 		}
-		if age, ok := fp.literalMaxAge(oc); ok && age < 0 {
-			fp.done[oc] = true
-			x := fp.newFix()
-			x.replace(sel.Sel.Pos(), sel.Sel.End(), "Destroy")
-			x.deleteStmt(es)
-			fp.suggest(call, x, "session.Clear() with Options{MaxAge: %d}: ginsession's Destroy deletes the session and expires its cookie", age)
+		if fp.usesSession(next) {
+			// A Set between the two would survive gin-contrib's logout
+			// no more than Destroy, but after Destroy it starts a new
+			// session: leave the pair alone.
 			return
 		}
 	}
+}
+
+// changedAfter reports whether a statement after stmt in its block calls a
+// Session method other than Save.
+func (fp *filePlan) changedAfter(stmt ast.Stmt) bool {
+	for _, next := range fp.following(stmt) {
+		changed := false
+		ast.Inspect(next, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && fp.isSessionMethod(sel) && sel.Sel.Name != "Save" {
+				changed = true
+			}
+			return !changed
+		})
+		if changed {
+			return true
+		}
+	}
+	return false
+}
+
+// usesSession reports whether n calls a method of a gin-contrib/sessions
+// Session.
+func (fp *filePlan) usesSession(n ast.Node) bool {
+	found := false
+	ast.Inspect(n, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok && fp.isSessionMethod(sel) {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// checkJSON reports a value that ginsession's JSON cannot keep as gob did:
+// one it cannot encode at all (a channel, a function, a complex number),
+// and a struct with no exported fields, which encodes as {} and comes back
+// empty.
+func (fp *filePlan) checkJSON(method string, value ast.Expr) {
+	t := fp.pass.TypesInfo.TypeOf(value)
+	if t == nil {
+		return
+	}
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	if hasMethod(t, "MarshalJSON") || hasMethod(t, "MarshalText") {
+		return
+	}
+	var why string
+	switch u := t.Underlying().(type) {
+	case *types.Chan, *types.Signature:
+		why = "JSON cannot encode it, so the request fails with ginsession.ErrEncode"
+	case *types.Basic:
+		if u.Info()&types.IsComplex != 0 {
+			why = "JSON cannot encode it, so the request fails with ginsession.ErrEncode"
+		}
+	case *types.Struct:
+		exported := false
+		for i := range u.NumFields() {
+			exported = exported || u.Field(i).Exported()
+		}
+		if !exported && u.NumFields() > 0 {
+			why = "it has no exported fields, so JSON keeps it as {} and it comes back empty"
+		}
+	}
+	if why != "" {
+		fp.report(value, "session.%s of a %s: ginsession keeps values as JSON, and %s; store a form of it that JSON keeps (exported fields) by hand", method, types.TypeString(t, types.RelativeTo(fp.pass.Pkg)), why)
+	}
+}
+
+// hasMethod reports whether t or *t has the named method.
+func hasMethod(t types.Type, name string) bool {
+	obj, _, _ := types.LookupFieldOrMethod(types.NewPointer(t), true, nil, name)
+	_, ok := obj.(*types.Func)
+	return ok
 }
 
 // following returns the statements after stmt in its block.
@@ -286,6 +390,10 @@ func (fp *filePlan) options(call *ast.CallExpr, sel *ast.SelectorExpr) {
 		return
 	}
 	recv := fp.text(sel.X)
+	if stmt, ok := fp.parents[call].(*ast.ExprStmt); ok && age < 0 && fp.changedAfter(stmt) {
+		fp.report(call, "session.Options(sessions.Options{MaxAge: %d}), then more changes to the session: gin-contrib dropped them with the session, but after ginsession's Destroy they start a new one; write the logout by hand with s.Destroy() last", age)
+		return
+	}
 	var text, msg string
 	switch {
 	case age < 0:

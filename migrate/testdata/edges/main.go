@@ -29,6 +29,9 @@ func main() {
 	_ = escapes(r, db)
 	r.Use(gs.Sessions("global", storeVar)) // want `sessions.Sessions: the store is not a local variable made by a gin-contrib/sessions backend`
 	r.GET("/", handler)
+	r.GET("/values", values)
+	r.GET("/bye", logoutThenSet)
+	r.GET("/bye2", logoutThenSave)
 	_ = r.Run("localhost:8080")
 }
 
@@ -91,4 +94,35 @@ func handler(c *gin.Context) {
 
 func saveIt(s gs.Session) error {
 	return s.Save()
+}
+
+// secret has no exported fields: JSON would keep it as {}.
+type secret struct{ token string }
+
+func values(c *gin.Context) {
+	s := gs.Default(c)
+	var name = s.Get("name").(string) // want `session.Get\("name"\).\(string\): ginsession.Get\[string\]`
+	total := 1
+	total += s.Get("n").(int)            // want `session.Get\("n"\).\(int\) inside an expression`
+	s.Set("secret", secret{token: name}) // want `session.Set of a secret: ginsession keeps values as JSON, and it has no exported fields`
+	s.AddFlash(func() {})                // want `session.AddFlash of a func\(\): ginsession keeps values as JSON, and JSON cannot encode it`
+	s.Set("ok", struct{ Name string }{name})
+	c.String(http.StatusOK, "%d", total)
+}
+
+func logoutThenSet(c *gin.Context) {
+	s := gs.Default(c)
+	s.Clear() // want `session.Clear\(\) with Options\{MaxAge: -1\}, then more changes to the session`
+	s.Options(gs.Options{MaxAge: -1})
+	s.Set("after", true)
+}
+
+func logoutThenSave(c *gin.Context) {
+	s := gs.Default(c)
+	s.Clear()
+	s.Set("between", true)
+	s.Options(gs.Options{MaxAge: -1}) // want `session.Options\(sessions.Options\{MaxAge: -1\}\): ginsession's Destroy`
+	if err := s.Save(); err != nil {
+		c.Status(http.StatusInternalServerError)
+	}
 }
