@@ -89,6 +89,9 @@ func classify(err error) errKind {
 			}
 		}
 		if strings.HasPrefix(pg.SQLState(), "08") { // connection exception
+			if pgbouncerRefused(err.Error()) {
+				return errNotSent
+			}
 			return errConnLost
 		}
 		return errOther
@@ -134,14 +137,24 @@ func connectionFault(err error) errKind {
 	if _, ok := errors.AsType[net.Error](err); ok {
 		return errConnLost
 	}
+	msg := err.Error()
+	if pgbouncerRefused(msg) {
+		return errNotSent
+	}
 	// go-sql-driver/mysql's ErrInvalidConn, pgx's closed connection: by
 	// their text, as neither package is imported here.
-	msg := err.Error()
 	if strings.Contains(msg, "invalid connection") || strings.Contains(msg, "conn closed") ||
 		strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "connection reset by peer") {
 		return errConnLost
 	}
 	return errNone
+}
+
+// pgbouncerRefused reports whether msg is PgBouncer refusing a client
+// while it cannot reach the server (its server_login_retry) or while it is
+// full: nothing was forwarded.
+func pgbouncerRefused(msg string) bool {
+	return strings.Contains(msg, "server login has been failing") || strings.Contains(msg, "no more connections allowed")
 }
 
 // mysqlErrorNumber returns N of a message that starts "Error N", or 0.

@@ -308,13 +308,13 @@ func (g *generation) prepared(ctx context.Context, db *sql.DB, id stmtID) (*sql.
 // each is one implicit transaction, and a conflict means it did not commit.
 // A lost or refused connection is tried again on a fresh one, within
 // connRetryBudget, when the statement provably never ran, or when it is a
-// read (read): a write that may have run is not run twice.
+// read (read): a write that may have run is not run twice (the save path
+// asks the row whether it landed: Store.landed).
 func (r *runner) retry(ctx context.Context, id stmtID, args []any, read bool, op func(context.Context, *generation) (int64, error)) (int64, error) {
 	if r.inTx {
 		return op(ctx, r.cur.Load())
 	}
 	refreshes := 0
-	lostRead := false          // a read ran again after its connection broke
 	connTries := 0             // runs again for a connection
 	var connWait time.Duration // paused for connections so far
 	for attempt := 1; ; attempt++ {
@@ -336,10 +336,11 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, read bool, op
 				continue
 			}
 		case errConnLost, errNotSent:
-			if kind == errConnLost && (!read || lostRead) || connWait >= connRetryBudget {
+			// A read runs again as often as an unsent statement: the pool
+			// may hand it another connection the restart broke.
+			if kind == errConnLost && !read || connWait >= connRetryBudget {
 				return n, err
 			}
-			lostRead = lostRead || kind == errConnLost
 			pause := min(connRetryBase<<min(connTries, 6), connRetryBudget-connWait)
 			connTries++
 			connWait += pause

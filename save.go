@@ -435,8 +435,10 @@ func (s *Session) insert(ctx context.Context, now time.Time) error {
 	}
 	m.ExpiresAt = s.store.expiry(now, now, s.pol)
 	if err := s.store.insert(ctx, &m); err != nil {
-		s.fail(fmt.Errorf("%w: %w", ErrSave, err))
-		return s.err
+		if landed, lerr := s.store.landed(ctx, &m, now, err); !landed {
+			s.fail(fmt.Errorf("%w: %w", ErrSave, lerr))
+			return s.err
+		}
 	}
 	s.exists, s.id, s.token, s.version = true, id, token, 1
 	s.start, s.expires = now, m.ExpiresAt
@@ -525,6 +527,14 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 			cols |= updateExpiry
 		}
 		ok, err := st.update(ctx, s.id, &m, cols, now)
+		if err != nil && classify(err) == errConnLost {
+			// Committed or not, the version says: not applied means a
+			// concurrent save's path below, which re-reads and tries again.
+			ok, err = st.landed(ctx, &m, now, err)
+			if err != nil && classify(err) == errConnLost {
+				err = nil // the re-read found the row unchanged by us
+			}
+		}
 		if err != nil {
 			s.fail(fmt.Errorf("%w: %w", ErrSave, err))
 			return s.err
@@ -593,4 +603,26 @@ func (s *Session) endRenewal() {
 	if err := s.store.endRenewal(ctx, s.id); err != nil {
 		s.store.cfg.logger.WarnContext(ctx, "cannot retire the renewed session's old ID; it stops working on its own shortly", "error", err, "within", renewalGrace)
 	}
+}
+
+// landed settles a write whose connection broke with it in flight (lost):
+// it may have committed. It reads row m.ID again, on a fresh connection:
+// the write landed if the row holds m's version and data, which no other
+// request writes (a version is taken once, and the ID of a new row is
+// random). It returns lost when the write did not land, or when the row
+// cannot be read: then nothing is known, and the request fails as before.
+// A write is never run twice on a guess.
+func (st *Store) landed(ctx context.Context, m *Model, now time.Time, lost error) (bool, error) {
+	if classify(lost) != errConnLost {
+		return false, lost
+	}
+	r, found, err := st.load(ctx, m.ID, now)
+	if err != nil {
+		return false, lost
+	}
+	if found && r.version == m.Version && string(r.data) == m.Data {
+		st.cfg.logger.InfoContext(ctx, "a save whose connection broke had committed", "error", lost)
+		return true, nil
+	}
+	return false, lost
 }
