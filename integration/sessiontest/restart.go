@@ -316,10 +316,9 @@ func (b *counterBrowser) observe(r, op restartOp) {
 			op.kind, v, b.known, len(b.pending)))
 	case v > lo:
 		b.failedApplied += v - lo
-		for _, p := range b.pending {
-			b.problems = append(b.problems, fmt.Sprintf("%d of these increments answered 5xx were kept: at %s, %d %q %s",
-				v-lo, p.start.Format("15:04:05.000"), p.status, p.body, p.err))
-		}
+		first, last := b.pending[0], b.pending[len(b.pending)-1]
+		b.problems = append(b.problems, fmt.Sprintf("%d of the %d increments answered 5xx (or not at all) between %s and %s were kept; the last got %d %q %s",
+			v-lo, len(b.pending), first.start.Format("15:04:05.000"), last.end.Format("15:04:05.000"), last.status, last.body, last.err))
 	}
 	if op.kind == "write" {
 		b.ok200++
