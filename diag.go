@@ -74,6 +74,12 @@ func stmtName(id stmtID) string {
 		return "mintToken"
 	case id == sMintTokenUntil:
 		return "mintTokenUntil"
+	case id == sSessions:
+		return "sessions"
+	case id == sUserSessionsAfter:
+		return "userSessionsAfter"
+	case id == sCountSessions:
+		return "countSessions"
 	}
 	return "stmt" + strconv.Itoa(int(id))
 }

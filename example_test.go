@@ -2,6 +2,7 @@ package ginsession_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -375,4 +376,64 @@ func ExampleStore_NewSession() {
 	cart, _ := ginsession.Get[int](s, "cart")
 	fmt.Println(s.UserID(), cart, store.SessionCookie(token).Name)
 	// Output: 42 3 session_id
+}
+
+// An admin page lists every user's sessions a page at a time: each page
+// stops after a few sessions and links to the next with the last one's
+// cursor, which the next request passes back as After.
+func ExampleStore_Sessions() {
+	db, cleanup := openExampleDB()
+	defer cleanup()
+	store, err := ginsession.NewStore(db, ginsession.WithTokenHeader("Authorization"))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	for _, seed := range []ginsession.Seed{{UserID: "alice"}, {UserID: "alice", Header: true}, {UserID: "bob"}, {}} {
+		if _, err := store.NewSession(ctx, seed); err != nil {
+			panic(err)
+		}
+	}
+
+	// One page of an admin page: at most 2 signed-in sessions.
+	page := func(after string) (users []string, next string) {
+		q := ginsession.SessionQuery{Kind: ginsession.KindSignedIn, After: after}
+		for info, err := range store.Sessions(ctx, q) {
+			if err != nil {
+				panic(err)
+			}
+			users = append(users, info.UserID)
+			if len(users) == 2 {
+				return users, info.Cursor()
+			}
+		}
+		return users, ""
+	}
+	first, next := page("")
+	second, last := page(next)
+	fmt.Println(len(first), len(second), last == "")
+
+	// Filters: alice's API tokens.
+	for info, err := range store.Sessions(ctx, ginsession.SessionQuery{UserID: "alice", Kind: ginsession.KindAPIToken}) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(info.UserID, info.Header)
+	}
+
+	counts, err := store.CountSessions(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%+v\n", counts)
+
+	// A query the store cannot run fails before reading anything.
+	for _, err := range store.Sessions(ctx, ginsession.SessionQuery{PageSize: -1}) {
+		fmt.Println(errors.Is(err, ginsession.ErrInvalidQuery))
+	}
+	// Output:
+	// 2 1 true
+	// alice true
+	// {Live:4 SignedIn:3 Anonymous:1}
+	// true
 }

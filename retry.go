@@ -2,10 +2,14 @@ package ginsession
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +36,25 @@ const (
 	// errStale: the database invalidated a prepared statement (its table
 	// changed, or a pooler lost it); preparing it again cures it.
 	errStale
+	// errNotSent: the statement provably never ran: the connection could
+	// not be made, or the server was shutting down and ran nothing more.
+	// Any statement may run again, a write too.
+	errNotSent
+	// errConnLost: the connection broke while the statement was in flight;
+	// it may have run. Only a read runs again: a write could apply twice.
+	errConnLost
+)
+
+// A server or pooler restart costs the statements in flight their
+// connection, and those that come while it is down their connect. A
+// statement that met either runs again on a fresh connection after a
+// pause (50 ms, doubling), within connRetryBudget in all: long enough for
+// a fast restart, short enough for a request. database/sql already takes
+// a fresh connection itself when the driver knows the statement was not
+// sent on a dead one (driver.ErrBadConn).
+const (
+	connRetryBase   = 50 * time.Millisecond
+	connRetryBudget = 3 * time.Second
 )
 
 // sqlStater is how PostgreSQL drivers (pgx's *pgconn.PgError, lib/pq's
@@ -54,6 +77,10 @@ func classify(err error) errKind {
 		switch code := pg.SQLState(); code {
 		case "40001", "40P01": // serialization failure, deadlock
 			return errTransient
+		case "57P01", "57P02", "57P03": // shutting down, crashed, starting up
+			// The server ends the session instead of running (or
+			// committing) the statement, or refuses the connection.
+			return errNotSent
 		case "26000": // prepared statement does not exist
 			return errStale
 		case "0A000": // feature not supported: a cached plan changed type
@@ -61,7 +88,13 @@ func classify(err error) errKind {
 				return errStale
 			}
 		}
+		if strings.HasPrefix(pg.SQLState(), "08") { // connection exception
+			return errConnLost
+		}
 		return errOther
+	}
+	if k := connectionFault(err); k != errNone {
+		return k
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		switch mysqlErrorNumber(e.Error()) {
@@ -73,11 +106,42 @@ func classify(err error) errKind {
 		case 1615, // prepared statement needs to be re-prepared
 			1243: // unknown prepared statement handler
 			return errStale
+		case 1053: // server shutdown in progress: the statement was aborted
+			return errNotSent
 		}
 	}
 	// SQLite's "database is locked" is not retried: it comes after the
 	// DSN's busy_timeout, the wait the application chose.
 	return errOther
+}
+
+// safeToRetry is how pgx's errors say that nothing was sent.
+type safeToRetry interface{ SafeToRetry() bool }
+
+// connectionFault tells a lost or refused connection from other errors.
+func connectionFault(err error) errKind {
+	var s safeToRetry
+	if errors.As(err, &s) && s.SafeToRetry() {
+		return errNotSent
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		return errNotSent // connection refused, no route: nothing sent
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return errConnLost
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return errConnLost
+	}
+	// go-sql-driver/mysql's ErrInvalidConn, pgx's closed connection: by
+	// their text, as neither package is imported here.
+	msg := err.Error()
+	if strings.Contains(msg, "invalid connection") || strings.Contains(msg, "conn closed") ||
+		strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "connection reset by peer") {
+		return errConnLost
+	}
+	return errNone
 }
 
 // mysqlErrorNumber returns N of a message that starts "Error N", or 0.
@@ -101,7 +165,12 @@ func backoff(ctx context.Context, attempt int) error {
 	if attempt < 16 {
 		bound = min(backoffBase<<attempt, backoffMax)
 	}
-	t := time.NewTimer(bound/2 + rand.N(bound/2))
+	return sleep(ctx, bound/2+rand.N(bound/2))
+}
+
+// sleep waits d, or until ctx ends, and then returns ctx's error.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -6,10 +6,13 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +32,12 @@ type pgError struct{ code, msg string }
 func (e *pgError) Error() string    { return "ERROR: " + e.msg + " (SQLSTATE " + e.code + ")" }
 func (e *pgError) SQLState() string { return e.code }
 
+// notSent is an error that says, as pgx's do, that nothing was sent.
+type notSent struct{}
+
+func (notSent) Error() string     { return "dial: connection refused" }
+func (notSent) SafeToRetry() bool { return true }
+
 var (
 	errMySQLDeadlock = errors.New("Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction")
 	pgSerialize      = &pgError{"40001", "could not serialize access due to concurrent update"}
@@ -44,6 +53,9 @@ type injector struct {
 	left  int      // failures still to give; -1 forever
 	seen  []string // every statement text that reached a failure point
 	fails int
+	// afterRun makes an Exec fail after the statement ran: a connection
+	// lost on the way back, the write done.
+	afterRun bool
 	// onFail, if set, runs with each failure given.
 	onFail func()
 }
@@ -118,6 +130,19 @@ type injectStmt struct {
 }
 
 func (s injectStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.in.mu.Lock()
+	after := s.in.afterRun
+	s.in.mu.Unlock()
+	if after {
+		res, err := s.stmtWithContext.ExecContext(ctx, args)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.in.check(s.q); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
 	if err := s.in.check(s.q); err != nil {
 		return nil, err
 	}
@@ -318,9 +343,96 @@ func TestErrorsAreClassifiedForRetry(t *testing.T) {
 		{&pgError{"23505", "duplicate key value violates unique constraint"}, errOther},
 		{errors.New("database is locked"), errOther},
 		{context.Canceled, errOther},
+		{&pgError{"57P01", "terminating connection due to administrator command"}, errNotSent},
+		{&pgError{"57P03", "the database system is starting up"}, errNotSent},
+		{&pgError{"08006", "connection failure"}, errConnLost},
+		{errors.New("Error 1053 (08S01): Server shutdown in progress"), errNotSent},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, errNotSent},
+		{fmt.Errorf("failed to connect: %w", notSent{}), errNotSent},
+		{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, errConnLost},
+		{io.ErrUnexpectedEOF, errConnLost},
+		{driver.ErrBadConn, errConnLost},
+		{errors.New("invalid connection"), errConnLost},
+		{errors.New("conn closed"), errConnLost},
 		{fmt.Errorf("%w: %w", context.DeadlineExceeded, errMySQLDeadlock), errOther},
 	}
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, classify(tc.err), "%v", tc.err)
 	}
+}
+
+// A server or pooler restart breaks the connections in flight. A read
+// that lost its connection runs again on a fresh one; so does any
+// statement that provably never reached the server; a write that may have
+// run is never run twice: its request fails, and the write stands once.
+func TestALostConnectionReRunsReadsAndUnsentStatementsOnly(t *testing.T) {
+	cases := []struct {
+		name     string
+		match    string // the statement that fails
+		err      error
+		afterRun bool // the write ran before its connection broke
+		path     string
+		status   int
+		runs     int    // how often the failure was given
+		stored   string // k's value read back afterwards
+	}{
+		{"a read whose connection broke runs again", "SELECT", io.ErrUnexpectedEOF, false, "/get?k=k", http.StatusOK, 1, "old"},
+		{"a read the server ended while shutting down runs again", "SELECT",
+			&pgError{"57P01", "terminating connection due to administrator command"}, false, "/get?k=k", http.StatusOK, 1, "old"},
+		{"a write never sent runs again", "UPDATE", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, false,
+			"/set?k=new", http.StatusOK, 1, "new"},
+		{"a write that may have run is not run twice", "UPDATE", errors.New("invalid connection"), true,
+			"/set?k=new", http.StatusInternalServerError, 1, "new"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, rec, in := openInjectDB(t)
+			a := newAppOn(t, db, rec, basicRoutes)
+			cl := a.client()
+			require.Equal(t, http.StatusOK, cl.get("/set?k=old").StatusCode)
+			in.mu.Lock()
+			in.afterRun = tc.afterRun
+			in.mu.Unlock()
+			in.arm(tc.match, tc.err, 1)
+			in.mu.Lock()
+			in.seen = nil
+			in.mu.Unlock()
+			resp := cl.get(tc.path)
+			assert.Equal(t, tc.status, resp.StatusCode, resp.body)
+			assert.Equal(t, tc.runs, in.failures())
+			in.mu.Lock()
+			ran := 0
+			for _, q := range in.seen {
+				if strings.HasPrefix(q, tc.match) {
+					ran++
+				}
+			}
+			in.seen = nil
+			in.mu.Unlock()
+			if tc.status == http.StatusOK {
+				assert.Empty(t, a.errors())
+				assert.Equal(t, 2, ran, "the statement ran again once")
+			} else {
+				assert.Equal(t, 1, ran, "the write ran once")
+			}
+			in.arm("", nil, 0)
+			assert.Equal(t, tc.stored, cl.get("/get?k=k").body)
+		})
+	}
+}
+
+// A server that stays down fails the request once the budget for fresh
+// connections is spent, not at once and not never.
+func TestAServerThatStaysDownFailsTheRequestAfterTheBudget(t *testing.T) {
+	db, rec, in := openInjectDB(t)
+	a := newAppOn(t, db, rec, basicRoutes)
+	cl := a.client()
+	require.Equal(t, http.StatusOK, cl.get("/set?k=old").StatusCode)
+	in.arm("SELECT", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, -1)
+	resp := cl.get("/get?k=k")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Greater(t, in.failures(), 3, "tried on fresh connections")
+	assert.Less(t, in.failures(), 12, "within the budget")
+	require.NotEmpty(t, a.errors())
+	assert.Contains(t, a.errors()[0], "connection refused")
 }

@@ -153,7 +153,7 @@ func bindVars(db *gorm.DB, query string) string {
 // statement is retried.
 func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sql.Rows) (int64, error)) error {
 	args = r.driverArgs(args)
-	_, err := r.retry(ctx, id, args, func(ctx context.Context, g *generation) (int64, error) {
+	_, err := r.retry(ctx, id, args, true, func(ctx context.Context, g *generation) (int64, error) {
 		rows, err := r.rows(ctx, g, id, args)
 		if err != nil {
 			return 0, err
@@ -174,7 +174,7 @@ func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sq
 // exec runs statement id and returns how many rows it changed.
 func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error) {
 	args = r.driverArgs(args)
-	return r.retry(ctx, id, args, func(ctx context.Context, g *generation) (int64, error) {
+	return r.retry(ctx, id, args, false, func(ctx context.Context, g *generation) (int64, error) {
 		if r.viaGORM {
 			res := r.db.WithContext(ctx).Set(gormWrite, true).Exec(g.text[id], args...)
 			return res.RowsAffected, res.Error
@@ -204,7 +204,7 @@ func (r *runner) transaction(ctx context.Context, id stmtID, op func(t *runner) 
 	if r.inTx {
 		return op(r)
 	}
-	return r.retry(ctx, id, nil, func(ctx context.Context, _ *generation) (int64, error) {
+	return r.retry(ctx, id, nil, false, func(ctx context.Context, _ *generation) (int64, error) {
 		var n int64
 		txn := func(db *gorm.DB) error {
 			return db.Transaction(func(tx *gorm.DB) error {
@@ -304,13 +304,19 @@ func (g *generation) prepared(ctx context.Context, db *sql.DB, id stmtID) (*sql.
 // database invalidated is prepared afresh at once; a transient conflict
 // (a deadlock, a serialization failure, a cluster's certification failure)
 // is tried again after a jittered pause, at most maxAttempts times, and then
-// reported as ErrConflict. Every statement is safe to repeat: each is one
-// implicit transaction, and a conflict means it did not commit.
-func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(context.Context, *generation) (int64, error)) (int64, error) {
+// reported as ErrConflict. Every statement is safe to repeat after those:
+// each is one implicit transaction, and a conflict means it did not commit.
+// A lost or refused connection is tried again on a fresh one, within
+// connRetryBudget, when the statement provably never ran, or when it is a
+// read (read): a write that may have run is not run twice.
+func (r *runner) retry(ctx context.Context, id stmtID, args []any, read bool, op func(context.Context, *generation) (int64, error)) (int64, error) {
 	if r.inTx {
 		return op(ctx, r.cur.Load())
 	}
 	refreshes := 0
+	lostRead := false          // a read ran again after its connection broke
+	connTries := 0             // runs again for a connection
+	var connWait time.Duration // paused for connections so far
 	for attempt := 1; ; attempt++ {
 		g := r.cur.Load()
 		begin := time.Now()
@@ -318,7 +324,7 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(conte
 		if !r.viaGORM && args != nil { // GORM logs its own path, and a transaction's statements
 			r.trace(ctx, begin, g.text[id], args, n, err)
 		}
-		switch classify(err) {
+		switch kind := classify(err); kind {
 		case errNone:
 			return n, nil
 		case errStale:
@@ -329,6 +335,20 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, op func(conte
 				r.refresh(g)
 				continue
 			}
+		case errConnLost, errNotSent:
+			if kind == errConnLost && (!read || lostRead) || connWait >= connRetryBudget {
+				return n, err
+			}
+			lostRead = lostRead || kind == errConnLost
+			pause := min(connRetryBase<<min(connTries, 6), connRetryBudget-connWait)
+			connTries++
+			connWait += pause
+			attempt--
+			r.logger.InfoContext(ctx, "the database connection was lost or refused; running the statement again on a fresh one", "pause", pause, "error", err)
+			if werr := sleep(ctx, pause); werr != nil {
+				return n, err
+			}
+			continue
 		case errTransient:
 			if attempt == maxAttempts {
 				return n, fmt.Errorf("%w: gave up after %d attempts: %w", ErrConflict, attempt, err)

@@ -37,6 +37,9 @@ const (
 	sTouch
 	sMintToken
 	sMintTokenUntil
+	sSessions          // admin.go
+	sUserSessionsAfter // admin.go
+	sCountSessions     // admin.go
 	numStmts
 )
 
@@ -97,7 +100,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		}
 		q[sUpdate+stmtID(cols)] = u + " WHERE id = ? AND version = ? AND expires_at > ?"
 	}
-	q[sUserSessions] = "SELECT id, user_id, created_at, last_seen_at, expires_at, user_agent, client_ip, signed_in_at, flags FROM " + table +
+	q[sUserSessions] = "SELECT " + infoColumns + " FROM " + table +
 		" WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY created_at DESC LIMIT " + strconv.Itoa(MaxUserSessions)
 	// Like sDelete, it takes the row a renewal still in flight moved the
 	// session to: a device signed out while it signs in again stays out.
@@ -146,6 +149,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	}
 	q[sMintToken] = mint("deadline")
 	q[sMintTokenUntil] = mint("CASE WHEN deadline IS NOT NULL AND deadline < ? THEN deadline ELSE ? END")
+	adminStatements(&q, table)
 	// A batch walks the expires_at index from its oldest end: ORDER BY makes
 	// that the cheapest plan whatever the planner thinks of the rest, where a
 	// bare LIMIT lets PostgreSQL pick a sequential scan that it expects to
@@ -161,7 +165,12 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		// As an array, the batch's IDs are one value that the primary key
 		// is probed with: an IN subquery is a join, which on a table of
 		// some ten thousand rows PostgreSQL makes by reading all of them.
-		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id = ANY (ARRAY(" + batch + "))"
+		// The batch locks its rows as it picks them: a row whose expiry a
+		// request moved meanwhile (an instance whose clock lags) is
+		// checked again and left alone, where the DELETE by ID alone would
+		// take it; and several instances cleaning up at once take
+		// different batches (SKIP LOCKED) instead of the same one.
+		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id = ANY (ARRAY(" + batch + " FOR UPDATE SKIP LOCKED))"
 	default:
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (" + batch + ")"
 	}

@@ -40,9 +40,12 @@ type SessionInfo struct {
 	UserAgent string
 	ClientIP  string
 	// SignedInAt is when the session was bound to its user: its last Login.
+	// Zero for an anonymous session (Store.Sessions lists those too).
 	SignedInAt time.Time
 	// Remembered is true for a session made with RememberMe(true).
 	Remembered bool
+	// Browser is true for a session made with RememberMe(false).
+	Browser bool
 	// Header is true for a session an API client carries in a request
 	// header (IssueToken), false for a browser's cookie session.
 	Header bool
@@ -57,32 +60,43 @@ func (st *Store) UserSessions(ctx context.Context, userID string) ([]SessionInfo
 	var infos []SessionInfo
 	err := st.run.query(ctx, sUserSessions, []any{userID, st.cfg.now().UTC()}, func(rows *sql.Rows) (int64, error) {
 		infos = infos[:0]
-		for rows.Next() {
-			var info SessionInfo
-			var lastSeen, signedIn sql.NullTime
-			var flags int
-			if err := rows.Scan(&info.Handle, &info.UserID, &info.CreatedAt, &lastSeen, &info.ExpiresAt,
-				&info.UserAgent, &info.ClientIP, &signedIn, &flags); err != nil {
-				return int64(len(infos)), err
-			}
-			info.SignedInAt = signedIn.Time
-			if !signedIn.Valid { // bound before the column existed
-				info.SignedInAt = info.CreatedAt
-			}
-			info.Remembered = flags&flagRemembered != 0
-			info.Header = flags&flagHeader != 0
-			info.LastSeen = lastSeen.Time
-			if !lastSeen.Valid { // a row from before the column existed
-				info.LastSeen = info.CreatedAt
-			}
-			infos = append(infos, info)
-		}
-		return int64(len(infos)), nil
+		return scanInfos(rows, &infos)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: list sessions of user: %w", ErrLoad, err)
 	}
 	return infos, nil
+}
+
+// scanInfos appends the rows, of the columns infoColumns names, to infos
+// and returns how many it read.
+func scanInfos(rows *sql.Rows, infos *[]SessionInfo) (int64, error) {
+	n := int64(0)
+	for rows.Next() {
+		var info SessionInfo
+		var lastSeen, signedIn sql.NullTime
+		var flags int
+		if err := rows.Scan(&info.Handle, &info.UserID, &info.CreatedAt, &lastSeen, &info.ExpiresAt,
+			&info.UserAgent, &info.ClientIP, &signedIn, &flags); err != nil {
+			return n, err
+		}
+		n++
+		if info.UserID != "" {
+			info.SignedInAt = signedIn.Time
+			if !signedIn.Valid { // bound before the column existed
+				info.SignedInAt = info.CreatedAt
+			}
+		}
+		info.Remembered = flags&flagRemembered != 0
+		info.Browser = flags&flagBrowser != 0
+		info.Header = flags&flagHeader != 0
+		info.LastSeen = lastSeen.Time
+		if !lastSeen.Valid { // a row from before the column existed
+			info.LastSeen = info.CreatedAt
+		}
+		*infos = append(*infos, info)
+	}
+	return n, nil
 }
 
 // DestroySession deletes the session a handle names; its next request finds

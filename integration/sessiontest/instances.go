@@ -25,6 +25,70 @@ func RunInstances(t *testing.T, open Opener) {
 		return newApp(t, dbA, table, nil, slowRoutes(g)), newApp(t, dbB, table, nil, routes)
 	}
 
+	t.Run("CleanupOnSeveralAtOnceDividesTheWork", func(t *testing.T) {
+		// Every instance runs Cleanup on its own timer, so they meet. They
+		// must delete each expired row once between them, leave live ones,
+		// and not each read the same batches: the DELETEs of all of them
+		// together stay near what one instance alone would run.
+		const instances, expiredRows = 3, 5000
+		dbs := make([]DB, instances)
+		for i := range dbs {
+			dbs[i] = open(t)
+		}
+		table := freshTable(t, dbs[0])
+		apps := make([]*app, instances)
+		for i, db := range dbs {
+			apps[i] = newApp(t, db, table, nil, routes)
+		}
+		live := newClient(t)
+		live.get(apps[0], "/set?k=v")
+		now := time.Now().UTC()
+		rows := make([]ginsession.Model, expiredRows)
+		for i := range rows {
+			rows[i] = ginsession.Model{ID: fmt.Sprintf("%064d", i), Data: `{"values":{}}`,
+				ExpiresAt: now.Add(-time.Duration(i+1) * time.Second), CreatedAt: now, UpdatedAt: now, Version: 1}
+		}
+		require.NoError(t, dbs[0].Table(table).CreateInBatches(rows, 500).Error)
+		for _, db := range dbs {
+			db.Counter.Take()
+		}
+		deleted := make([]int64, instances)
+		errs := make([]error, instances)
+		start := make(chan struct{})
+		done := make(chan int)
+		for i, a := range apps {
+			go func() {
+				<-start
+				deleted[i], errs[i] = a.store.Cleanup(context.Background())
+				done <- i
+			}()
+		}
+		close(start)
+		for range apps {
+			<-done
+		}
+		var total int64
+		deletes := 0
+		for i := range apps {
+			require.NoError(t, errs[i], "instance %d", i)
+			total += deleted[i]
+			for _, k := range Kinds(dbs[i].Counter.Take()) {
+				if k == "DELETE" {
+					deletes++
+				}
+			}
+		}
+		assert.EqualValues(t, expiredRows, total, "each expired row deleted once: %v", deleted)
+		// One instance alone runs expiredRows/500 full batches and a last
+		// short one. Together they may each end on a short batch, and at
+		// SERIALIZABLE run again a batch that conflicted with another's;
+		// each reading every batch would be instances times as many.
+		alone := expiredRows/500 + 1
+		assert.Less(t, deletes, 2*alone, "DELETEs of all instances (%v rows each)", deleted)
+		assert.Len(t, apps[0].rows(), 1)
+		assert.Equal(t, "v", live.get(apps[1], "/get?k=k").body)
+	})
+
 	t.Run("AlternatingClientKeepsOneSession", func(t *testing.T) {
 		a, b := pair(t, newGate())
 		cl := newClient(t)
@@ -82,6 +146,21 @@ func RunInstances(t *testing.T, open Opener) {
 		require.Len(t, rows, 1)
 		require.NoError(t, b.store.DestroySession(context.Background(), rows[0].ID))
 		assert.Equal(t, http.StatusNotFound, cl.get(a, "/get?k=user").StatusCode, "dead on the other instance at once")
+	})
+
+	t.Run("AdminOnOneSeesSessionsOfTheOther", func(t *testing.T) {
+		a, b := pair(t, newGate())
+		cl := newClient(t)
+		cl.get(a, "/set?user=alice")
+		rows := a.rows()
+		require.Len(t, rows, 1)
+		ctx := context.Background()
+		assert.Equal(t, []string{rows[0].ID}, list(t, b.store.Sessions(ctx, ginsession.SessionQuery{})), "listed at once on the other instance")
+		c, err := b.store.CountSessions(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, ginsession.SessionCounts{Live: 1, Anonymous: 1}, c)
+		cl.get(a, "/destroy")
+		assert.Empty(t, list(t, b.store.Sessions(ctx, ginsession.SessionQuery{})), "gone at once on the other instance")
 	})
 
 	t.Run("DeviceSignOutOnOneWinsOverALoginInFlightOnTheOther", func(t *testing.T) {

@@ -94,6 +94,7 @@ func RunPlans(t *testing.T, open Opener, rows int) {
 	require.NoError(t, sqlDB.QueryRowContext(ctx, planSize[dialect], table).Scan(&size))
 	t.Logf("%d rows generated in %s, indexed in %s, analyzed in %s: %d MiB with indexes", rows, filled.Round(time.Millisecond),
 		indexed.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond), size>>20)
+	logSizes(t, sqlDB, dialect, table, rows, size)
 
 	v := planSample(t, db, table, now)
 	check := func(t *testing.T, name, text string, args []any) {
@@ -126,6 +127,16 @@ func RunPlans(t *testing.T, open Opener, rows int) {
 			require.True(t, ok, "RunPlans has no arguments for statement %q: add them to planArgs", s.Name)
 			check(t, s.Name, s.Text, args)
 		})
+		if s.Name == "sessions" || s.Name == "userSessionsAfter" {
+			// A later page, every filter on, the largest page.
+			t.Run(s.Name+"/filtered", func(t *testing.T) {
+				var user []any
+				if s.Name == "userSessionsAfter" {
+					user = []any{v.userID}
+				}
+				check(t, s.Name+" (filtered)", s.Text, planSessionArgs(user, v.id, now, true))
+			})
+		}
 		if s.Name == "deleteExpired" {
 			// The cleanup that finds nothing, as most do: one probe of the
 			// expiry index.
@@ -178,7 +189,13 @@ SELECT printf('%064x', i), '{"values":{"cart":"three items","theme":"dark"}}',
 FROM g`,
 }
 
-var planAnalyze = map[string]string{"postgres": "ANALYZE", "mysql": "ANALYZE TABLE", "sqlite": "ANALYZE"}
+// planAnalyze gathers the statistics the planners choose by. On
+// PostgreSQL it vacuums too, as autovacuum does to a table soon after many
+// inserts: that marks the pages all-visible, without which no count can be
+// read from an index alone (a fresh table's counts read the table itself:
+// countSessions's Index Only Scans become a Seq Scan, at about the same
+// cost). No other statement's plan changes with it.
+var planAnalyze = map[string]string{"postgres": "VACUUM ANALYZE", "mysql": "ANALYZE TABLE", "sqlite": "ANALYZE"}
 
 // planSize asks for the size of table ($1/?) with its indexes; on SQLite,
 // of the whole database file.
@@ -186,6 +203,44 @@ var planSize = map[string]string{
 	"postgres": "SELECT pg_total_relation_size($1::regclass)",
 	"mysql":    "SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 	"sqlite":   "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size() WHERE ? IS NOT NULL",
+}
+
+// planParts lists the table's parts and their sizes in bytes: the table
+// and each index (on MySQL the table is its primary key's clustered index).
+var planParts = map[string]string{
+	"postgres": "SELECT 'table', pg_relation_size($1::regclass) UNION ALL " +
+		"SELECT c.relname, pg_relation_size(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass",
+	// Per index needs mysql.innodb_index_stats, which an application's
+	// user may not read: the secondary indexes together, then.
+	"mysql": "SELECT 'table (the clustered primary key)', data_length FROM information_schema.tables" +
+		" WHERE table_schema = DATABASE() AND table_name = ? UNION ALL" +
+		" SELECT 'secondary indexes', index_length FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+}
+
+// logSizes reports the bytes a session row takes in the table and in each
+// index, for bench/RESULTS.md's per-server comparison.
+func logSizes(t *testing.T, db *sql.DB, dialect, table string, rows int, total int64) {
+	q, ok := planParts[dialect]
+	if !ok {
+		t.Logf("%.0f bytes a row in all", float64(total)/float64(rows))
+		return
+	}
+	args := []any{table}
+	if dialect == "mysql" {
+		args = append(args, table)
+	}
+	res, err := db.Query(q, args...)
+	require.NoError(t, err)
+	defer res.Close()
+	var parts []string
+	for res.Next() {
+		var name string
+		var bytes int64
+		require.NoError(t, res.Scan(&name, &bytes))
+		parts = append(parts, fmt.Sprintf("%s %.0f", name, float64(bytes)/float64(rows)))
+	}
+	require.NoError(t, res.Err())
+	t.Logf("bytes a row: %.0f in all; %s", float64(total)/float64(rows), strings.Join(parts, ", "))
 }
 
 func quote(db DB, name string) string {
@@ -286,6 +341,12 @@ func planArgs(name string, v planValues) ([]any, bool) {
 		return []any{v.renewedTo}, true
 	case name == "touch":
 		return []any{now, now.Add(time.Microsecond), now, v.userSess, v.userID, now}, true
+	case name == "sessions":
+		return planSessionArgs(nil, "", now, false), true
+	case name == "userSessionsAfter":
+		return planSessionArgs([]any{v.userID}, "", now, false), true
+	case name == "countSessions":
+		return []any{now, now}, true
 	case name == "mintToken", name == "mintTokenUntil":
 		args := []any{v.fresh, data, expires, expires, now, now, seen, "", ""}
 		if name == "mintTokenUntil" {
@@ -294,6 +355,27 @@ func planArgs(name string, v planValues) ([]any, bool) {
 		return append(args, v.userSess, v.userID, now), true
 	}
 	return nil, false
+}
+
+// planSessionArgs are the arguments of a page of Store.Sessions (admin.go):
+// the user, if any, the handle it starts after, the time, the filters
+// (kind mask and bits, anonymous or signed in, then a switch and a time for
+// each of signed in after, before, last seen after, before) and the limit.
+// With filtered, every filter is on, as a narrow admin query sets them.
+func planSessionArgs(user []any, after string, now time.Time, filtered bool) []any {
+	args := append(user, after, now)
+	if !filtered {
+		args = append(args, 0, 0, 0)
+		for range 4 {
+			args = append(args, 0, now)
+		}
+		return append(args, int64(100))
+	}
+	args = append(args, 4, 4, 2) // signed-in API tokens
+	for _, t := range []time.Time{now.Add(-2 * time.Hour), now.Add(-time.Minute), now.Add(-24 * time.Hour), now} {
+		args = append(args, 1, t)
+	}
+	return append(args, int64(1000))
 }
 
 // countDollars counts PostgreSQL's distinct placeholders $1, $2, ...

@@ -43,6 +43,8 @@ func Run(t *testing.T, open Opener) {
 		{"LogoutRace", testLogoutRace},
 		{"DefaultTableName", testDefaultTableName},
 		{"UserSessions", testUserSessions},
+		{"AdminSessions", testAdminSessions},
+		{"AdminCounts", testAdminCounts},
 		{"Revocation", testRevocation},
 		{"RevocationInTransaction", testRevocationInTransaction},
 		{"EncryptedAtRest", testEncryptedAtRest},
