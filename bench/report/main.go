@@ -11,11 +11,9 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"regexp"
@@ -276,12 +274,6 @@ func run(rawPath, statPath, outPath string) error {
 	for _, s := range ran {
 		writeServer(w, res, s)
 	}
-
-	kept, err := handWritten(outPath)
-	if err != nil {
-		return err
-	}
-	w("%s", kept)
 
 	w("\n## benchstat\n")
 	for _, s := range ran {
@@ -569,33 +561,4 @@ func goVersion() string {
 		return runtime.Version()
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// Sections of the report that no benchmark measures (the 5xx across a
-// server restart, from the integration suite) sit between these lines; a
-// new report keeps them, before the benchstat tables.
-const (
-	handWrittenBegin = "<!-- hand-written: bench/report keeps this part -->"
-	handWrittenEnd   = "<!-- end of the hand-written part -->"
-)
-
-// handWritten returns the hand-written part of the report at path, with
-// its marker lines, or "" when there is no report or no such part.
-func handWritten(path string) (string, error) {
-	old, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	_, rest, ok := strings.Cut(string(old), handWrittenBegin)
-	if !ok {
-		return "", nil
-	}
-	part, _, ok := strings.Cut(rest, handWrittenEnd)
-	if !ok {
-		return "", fmt.Errorf("%s: %q without %q after it", path, handWrittenBegin, handWrittenEnd)
-	}
-	return "\n" + handWrittenBegin + part + handWrittenEnd + "\n", nil
 }
