@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -273,6 +274,18 @@ func run(rawPath, statPath, outPath string) error {
 
 	for _, s := range ran {
 		writeServer(w, res, s)
+	}
+
+	// Measurements this report does not make, each in a file of its own
+	// that a run keeps: they take servers restarted or tables filled.
+	w("\n## More measurements\n\n")
+	for _, m := range []struct{ file, what string }{
+		{"table-size.md", "Table size: the request statements at ten thousand and at millions of rows, and the bytes a row takes per server"},
+		{"restarts.md", "Restarts: what clients see when PostgreSQL, PgBouncer or MariaDB restarts during traffic"},
+	} {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(outPath), m.file)); err == nil {
+			w("- [%s](%s)\n", m.what, m.file)
+		}
 	}
 
 	w("\n## benchstat\n")

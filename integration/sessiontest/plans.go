@@ -112,6 +112,10 @@ func RunPlans(t *testing.T, open Opener, rows int) {
 			t.Fatalf("no EXPLAIN for dialect %s", dialect)
 		}
 		t.Logf("%s: %s", name, strings.Join(plan, "; "))
+		if why, ok := planReadsAll[name]; ok && len(scans) > 0 {
+			t.Logf("%s reads the whole table, as it may: %s", name, why)
+			return
+		}
 		if len(scans) > 0 {
 			t.Errorf("%s reads the whole session table (%s) with %d rows:\n%s\nplan: %s", name, strings.Join(scans, "; "), rows, text, strings.Join(plan, "; "))
 		}
@@ -203,6 +207,14 @@ var planSize = map[string]string{
 	"postgres": "SELECT pg_total_relation_size($1::regclass)",
 	"mysql":    "SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 	"sqlite":   "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size() WHERE ? IS NOT NULL",
+}
+
+// planReadsAll names the statements whose answer needs most of the table,
+// so that a full scan is as good a plan as any index, and says why. No
+// statement a request runs is here.
+var planReadsAll = map[string]string{
+	"countSessions": "an admin's count of every live session (most of the table) reads each of them, " +
+		"by an index-only scan or by the table, whichever PostgreSQL finds cheaper",
 }
 
 // planParts lists the table's parts and their sizes in bytes: the table
