@@ -88,10 +88,10 @@ func classify(err error) errKind {
 				return errStale
 			}
 		}
+		if pgbouncerRefused(err.Error()) { // whatever code the pooler sends
+			return errNotSent
+		}
 		if strings.HasPrefix(pg.SQLState(), "08") { // connection exception
-			if pgbouncerRefused(err.Error()) {
-				return errNotSent
-			}
 			return errConnLost
 		}
 		return errOther

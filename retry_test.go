@@ -347,6 +347,7 @@ func TestErrorsAreClassifiedForRetry(t *testing.T) {
 		{&pgError{"57P03", "the database system is starting up"}, errNotSent},
 		{&pgError{"08006", "connection failure"}, errConnLost},
 		{&pgError{"08P01", "server login has been failing, try again later (server_login_retry)"}, errNotSent},
+		{&pgError{"NPN", "FATAL: server login has been failing, try again later (server_login_retry)"}, errNotSent},
 		{errors.New("Error 1053 (08S01): Server shutdown in progress"), errNotSent},
 		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, errNotSent},
 		{fmt.Errorf("failed to connect: %w", notSent{}), errNotSent},
