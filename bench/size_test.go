@@ -102,7 +102,9 @@ func (z *sizedTables) get(b *testing.B, srv server, dsn string, rows int) *sized
 		dsn = filepath.Join(z.dir, strconv.Itoa(rows)+".db")
 	}
 	t := srv.keep(b, dsn)
-	s := &sized{t: t, table: "bench_size_" + strconv.Itoa(rows), mark: "00000001"}
+	// The process's own table, which a second run at the same time on the
+	// same server leaves alone.
+	s := &sized{t: t, table: "bench_size_" + strconv.Itoa(rows) + "_" + strconv.Itoa(os.Getpid()), mark: "00000001"}
 	z.tables[key] = s // dropped by TestMain even if the fill fails
 	ctx := context.Background()
 	if err := t.db.Migrator().DropTable(s.table); err != nil {
