@@ -1,12 +1,14 @@
 // Command report turns the raw output of bench/run into RESULTS.md: for each
 // database server, the ratios against each peer and against the floor, the
 // project's speed goals with whether this run met them, the parallel mixes
-// and the cleanup under load; then benchstat's tables.
+// and the cleanup under load; the table-size comparison, when the run has
+// one; then benchstat's tables.
 //
 //	go run ./report -raw raw.txt -benchstat benchstat.txt -out RESULTS.md
 //
 // The benchstat file holds one block per server, each after a line
-// "# server=NAME".
+// "# server=NAME", and one per server for BenchmarkTableSize, after
+// "# tablesize server=NAME".
 package main
 
 import (
@@ -123,15 +125,7 @@ func parse(r io.Reader) (*results, error) {
 
 // median of one metric of one benchmark; ok is false when it did not run.
 func (r *results) median(server, group, lib, unit string) (float64, bool) {
-	v := slices.Clone(r.samples[key{server, group, lib}][unit])
-	if len(v) == 0 {
-		return 0, false
-	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2], true
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+	return medianOf(r.samples[key{server, group, lib}][unit])
 }
 
 // measured is median for a library that did not fail: samples taken
@@ -274,6 +268,15 @@ func run(rawPath, statPath, outPath string) error {
 	for _, s := range ran {
 		writeServer(w, res, s)
 	}
+
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	sizes, err := parseSizes(f)
+	if err != nil {
+		return err
+	}
+	writeSizes(w, sizes, stats)
 
 	w("\n## benchstat\n")
 	for _, s := range ran {
@@ -420,6 +423,10 @@ func splitStats(text string) map[string]string {
 	for _, line := range strings.SplitAfter(text, "\n") {
 		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "# server="); ok {
 			server = s
+			continue
+		}
+		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "# tablesize server="); ok {
+			server = "tablesize/" + s
 			continue
 		}
 		if server != "" {
