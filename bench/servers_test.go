@@ -85,19 +85,9 @@ type target struct {
 // connect opens a pool on the server with GORM's defaults and its logger
 // discarded. The pool closes when b ends.
 func (srv server) connect(b *testing.B, dsn string) *target {
-	t := srv.pool(b, dsn, &testkit.Counter{Quiet: true})
-	b.Cleanup(func() {
-		if sqlDB, err := t.db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	return t
-}
-
-// pool opens a pool on the server with GORM's defaults and its logger
-// discarded, counting statements into counter; closing it is the caller's.
-func (srv server) pool(b *testing.B, dsn string, counter *testkit.Counter) *target {
+	counter := &testkit.Counter{Quiet: true}
 	sqlDB, dialector := srv.open(b, dsn, counter)
+	b.Cleanup(func() { sqlDB.Close() })
 	sqlDB.SetMaxOpenConns(poolSize)
 	sqlDB.SetMaxIdleConns(poolSize)
 	db, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})
@@ -130,19 +120,12 @@ func (t *target) fresh(b *testing.B, tables ...string) {
 	})
 }
 
-// openSQLite opens dsn or, when it is empty, a fresh SQLite file in b's
-// temporary directory, in WAL mode: the DSN docs/production.md recommends.
-func openSQLite(b *testing.B, dsn string, c *testkit.Counter) (*sql.DB, gorm.Dialector) {
-	if dsn == "" {
-		dsn = sqliteDSN(filepath.Join(b.TempDir(), "bench.db"))
-	}
+// openSQLite opens a fresh SQLite file in WAL mode, the DSN
+// docs/production.md recommends.
+func openSQLite(b *testing.B, _ string, c *testkit.Counter) (*sql.DB, gorm.Dialector) {
+	dsn := "file:" + filepath.Join(b.TempDir(), "bench.db") + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
 	sqlDB := sql.OpenDB(testkit.Count(testkit.DSNConnector(&sqlite3.SQLiteDriver{}, dsn), c))
 	return sqlDB, sqlite.Dialector{Conn: sqlDB}
-}
-
-// sqliteDSN is the DSN of the SQLite file at path.
-func sqliteDSN(path string) string {
-	return "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL"
 }
 
 func openPgx(b *testing.B, dsn string, c *testkit.Counter) (*sql.DB, gorm.Dialector) {

@@ -2,23 +2,18 @@ package bench
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ginsession/ginsession"
 	"github.com/ginsession/ginsession/integration/sessionfill"
-	"github.com/ginsession/ginsession/internal/testkit"
 )
 
 // sizeSmall is the small table of BenchmarkTableSize, the figure the large
@@ -59,58 +54,16 @@ type sized struct {
 	mark string
 }
 
-// sizedTables keeps the tables BenchmarkTableSize fills for the whole
-// process, across -count's runs of it, each of which would otherwise fill
-// them again: ten million rows take minutes. TestMain drops them.
-type sizedTables struct {
-	mu     sync.Mutex
-	dir    string // SQLite's files
-	tables map[string]*sized
-}
-
-// sizes is process-wide, as -count calls BenchmarkTableSize afresh each
-// time and only TestMain outlives every call.
-var sizes = &sizedTables{tables: map[string]*sized{}}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := sizes.drop(); err != nil {
-		os.Stderr.WriteString("bench: dropping the table-size tables: " + err.Error() + "\n")
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// get returns srv's table of rows generated rows, filling it on first use.
-func (z *sizedTables) get(b *testing.B, srv server, dsn string, rows int) *sized {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	key := srv.name + "/" + strconv.Itoa(rows)
-	if s := z.tables[key]; s != nil {
-		return s
-	}
-	if srv.name == "sqlite" {
-		if z.dir == "" {
-			dir, err := os.MkdirTemp("", "ginsession-bench-size-")
-			if err != nil {
-				b.Fatal(err)
-			}
-			z.dir = dir
-		}
-		// A file per table, outside b.TempDir(), which goes when b ends.
-		dsn = filepath.Join(z.dir, strconv.Itoa(rows)+".db")
-	}
-	t := srv.keep(b, dsn)
+// fill gives a table of rows generated rows on srv, with its store and
+// engine, for b and its sub-benchmarks (-count repeats those, not b), and
+// logs its bytes a row. The table goes when b ends.
+func fill(b *testing.B, srv server, dsn string, rows int) *sized {
+	t := srv.connect(b, dsn)
 	// The process's own table, which a second run at the same time on the
 	// same server leaves alone.
 	s := &sized{t: t, table: "bench_size_" + strconv.Itoa(rows) + "_" + strconv.Itoa(os.Getpid()), mark: "00000001"}
-	z.tables[key] = s // dropped by TestMain even if the fill fails
+	t.fresh(b, s.table)
 	ctx := context.Background()
-	if err := t.db.Migrator().DropTable(s.table); err != nil {
-		b.Fatal(err)
-	}
 	opts := []ginsession.Option{ginsession.WithTableName(s.table), ginsession.WithCleanupInterval(0),
 		ginsession.WithErrorHandler(func(c *gin.Context, err error) {
 			c.String(http.StatusInternalServerError, err.Error())
@@ -138,35 +91,6 @@ func (z *sizedTables) get(b *testing.B, srv server, dsn string, rows int) *sized
 		filled.Round(time.Millisecond), (time.Since(begin) - filled).Round(time.Millisecond), sessionfill.PerRow(total, parts, rows))
 	s.st, s.r = st, sizedEngine(st)
 	return s
-}
-
-// drop drops every table get filled and closes their pools.
-func (z *sizedTables) drop() error {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	var errs []error
-	for key, s := range z.tables {
-		if err := s.t.db.Migrator().DropTable(s.table); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-		}
-		if sqlDB, err := s.t.db.DB(); err == nil {
-			sqlDB.Close()
-		}
-		delete(z.tables, key)
-	}
-	if z.dir != "" {
-		errs = append(errs, os.RemoveAll(z.dir))
-	}
-	return errors.Join(errs...)
-}
-
-// keep is connect for a pool that outlives b; for SQLite dsn is the file.
-func (srv server) keep(b *testing.B, dsn string) *target {
-	counter := &testkit.Counter{Quiet: true}
-	if srv.name == "sqlite" {
-		dsn = sqliteDSN(dsn)
-	}
-	return srv.pool(b, dsn, counter)
 }
 
 // sizedEngine serves /login?user=U (a new session, a value set, signed in
@@ -237,15 +161,16 @@ func (s *sized) tidy(b *testing.B) {
 // (Store.DestroyUser of such a user, whose sessions are made with the timer
 // stopped). The rows look like a live site's (sessionfill: some expired,
 // some signed in, some renewed, some header sessions); each table's bytes a
-// row, in the table and its indexes, are logged when it is filled. The
-// tables are filled once per process and dropped at its end.
+// row, in the table and its indexes, are logged when it is filled. Each
+// table is filled once, -count repeating the operations on it, and dropped
+// after them.
 func BenchmarkTableSize(b *testing.B) {
 	// Not PgBouncer: its table is PostgreSQL's.
 	sized := slices.DeleteFunc(slices.Clone(servers), func(s server) bool { return s.name == "pgbouncer" })
 	eachOf(b, sized, func(b *testing.B, srv server, dsn string) {
 		for _, rows := range []int{sizeSmall, sizeLarge(b, srv)} {
 			b.Run("rows="+strconv.Itoa(rows), func(b *testing.B) {
-				s := sizes.get(b, srv, dsn, rows)
+				s := fill(b, srv, dsn, rows)
 				for _, op := range sizeOps {
 					b.Run("op="+op.name, func(b *testing.B) {
 						defer s.tidy(b)
