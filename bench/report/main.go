@@ -30,8 +30,11 @@ func main() {
 	raw := flag.String("raw", "raw.txt", "go test -bench -v output")
 	stat := flag.String("benchstat", "benchstat.txt", "benchstat's tables of the same run, a block per server")
 	out := flag.String("out", "RESULTS.md", "report to write")
+	now := time.Now().UTC().Format("2006-01-02 15:04 MST")
+	date := flag.String("date", now, "when the benchmarks other than BenchmarkTableSize ran")
+	sizeDate := flag.String("sizedate", now, "when BenchmarkTableSize ran")
 	flag.Parse()
-	if err := run(*raw, *stat, *out); err != nil {
+	if err := run(*raw, *stat, *out, *date, *sizeDate); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
@@ -189,7 +192,7 @@ var floorHow = map[string]string{
 	"pgbouncer": "plain queries in pgx's exec mode",
 }
 
-func run(rawPath, statPath, outPath string) error {
+func run(rawPath, statPath, outPath, date, sizeDate string) error {
 	f, err := os.Open(rawPath)
 	if err != nil {
 		return err
@@ -209,7 +212,7 @@ func run(rawPath, statPath, outPath string) error {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
 	w("# Benchmark results\n\n")
-	w("Written by `bench/run` on %s. Machine: %s, %d logical CPUs, %s, %s/%s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), res.cpu, runtime.NumCPU(), goVersion(), runtime.GOOS, runtime.GOARCH)
+	w("Written by `bench/run` on %s. Machine: %s, %d logical CPUs, %s, %s/%s.\n\n", date, res.cpu, runtime.NumCPU(), goVersion(), runtime.GOOS, runtime.GOARCH)
 	w("Each library runs full requests through a Gin engine in process, on each database server: ")
 	var ran []srv
 	for _, s := range servers {
@@ -276,7 +279,7 @@ func run(rawPath, statPath, outPath string) error {
 	if err != nil {
 		return err
 	}
-	writeSizes(w, sizes, stats)
+	writeSizes(w, sizes, stats, sizeDate)
 
 	w("\n## benchstat\n")
 	for _, s := range ran {

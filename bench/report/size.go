@@ -123,7 +123,7 @@ func medianOf(v []float64) (float64, bool) {
 
 // writeSizes writes the "Table size" section, or nothing when the raw
 // output has no BenchmarkTableSize.
-func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string) {
+func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string, date string) {
 	var ran []srv
 	for _, s := range servers {
 		if len(r.tables(s.name)) > 0 {
@@ -133,7 +133,7 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string)
 	if len(ran) == 0 && len(r.failed) == 0 {
 		return
 	}
-	w("\n## Table size\n\n`BenchmarkTableSize` (`SIZE=1 bench/run`): ginsession through a Gin engine on a session table of 10,000 generated rows and on a large one, ")
+	w("\n## Table size\n\nMeasured on %s. `BenchmarkTableSize` (`SIZE=1 bench/run`): ginsession through a Gin engine on a session table of 10,000 generated rows and on a large one, ", date)
 	w("the rows as a live site's look (`integration/sessionfill`: 5%% expired, 10%% signed in, some renewed, 5%% header sessions). ")
 	w("The goal: every operation on %s rows (%s on SQLite) within %.1fx of its time on 10,000; MariaDB's bytes a row within %.1fx of PostgreSQL's. ",
 		thousands(sizeGoalRows), thousands(sizeGoalLite), sizeFactor, bytesFactor)
