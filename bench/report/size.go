@@ -137,7 +137,8 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 	w("the rows as a live site's look (`integration/sessionfill`: 5%% expired, 10%% signed in, some renewed, 5%% header sessions). ")
 	w("The goal: every operation on %s rows (%s on SQLite) within %.1fx of its time on 10,000; MariaDB's bytes a row within %.1fx of PostgreSQL's. ",
 		thousands(sizeGoalRows), thousands(sizeGoalLite), sizeFactor, bytesFactor)
-	w("Figures are medians; each operation's own rows are deleted after it, so that the tables keep their size from one run to the next.\n\n")
+	w("Figures are medians; each operation's own rows are deleted after it, so that the tables keep their size from one run to the next. ")
+	w("A verdict compares two medians: on a busy machine read it with benchstat's tables below, where `~` marks a difference the samples do not show to be real.\n\n")
 	var short []string
 	for _, s := range ran {
 		rows := r.tables(s.name)
