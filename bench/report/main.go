@@ -81,8 +81,10 @@ func parse(r io.Reader) (*results, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok {
-			res.cpu = cpu
+		// The first: lines carried over from an earlier run for
+		// BenchmarkTableSize come after this run's.
+		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok && res.cpu == "" {
+			res.cpu = strings.TrimSpace(cpu)
 		}
 		if m := failsRE.FindStringSubmatch(line); m != nil {
 			if k, ok := keyOf(m[1]); ok {
