@@ -3,8 +3,9 @@
 // requests through a Gin engine in process, on each database server it can
 // reach: SQLite always, PostgreSQL, MariaDB and PostgreSQL behind PgBouncer
 // when their DSNs are in the environment (servers.go). Every library gets
-// the same *gorm.DB settings and a table of its own. bench/run starts the
-// servers, runs the benchmarks and writes RESULTS.md.
+// the same *gorm.DB settings and a table of its own. BenchmarkTableSize
+// (size_test.go) measures ginsession alone on a small and a large table.
+// bench/run starts the servers, runs the benchmarks and writes RESULTS.md.
 package bench
 
 import (

@@ -2,7 +2,10 @@ module github.com/ginsession/ginsession/bench
 
 go 1.26.0
 
-replace github.com/ginsession/ginsession => ../
+replace (
+	github.com/ginsession/ginsession => ../
+	github.com/ginsession/ginsession/integration => ../integration
+)
 
 require (
 	github.com/alexedwards/scs/gormstore v0.0.0-20251002162104-209de6e426de
@@ -10,6 +13,7 @@ require (
 	github.com/gin-contrib/sessions v1.0.4
 	github.com/gin-gonic/gin v1.12.0
 	github.com/ginsession/ginsession v0.0.0
+	github.com/ginsession/ginsession/integration v0.0.0
 	github.com/go-sql-driver/mysql v1.8.1
 	github.com/jackc/pgx/v5 v5.10.0
 	github.com/mattn/go-sqlite3 v1.14.22

@@ -57,6 +57,11 @@ var servers = []server{
 // eachServer runs f as a sub-benchmark server=NAME of b for every server,
 // skipping those whose DSN is not set.
 func eachServer(b *testing.B, f func(b *testing.B, srv server, dsn string)) {
+	eachOf(b, servers, f)
+}
+
+// eachOf is eachServer over some servers.
+func eachOf(b *testing.B, servers []server, f func(b *testing.B, srv server, dsn string)) {
 	for _, srv := range servers {
 		b.Run("server="+srv.name, func(b *testing.B) {
 			var dsn string

@@ -1,12 +1,14 @@
 // Command report turns the raw output of bench/run into RESULTS.md: for each
 // database server, the ratios against each peer and against the floor, the
 // project's speed goals with whether this run met them, the parallel mixes
-// and the cleanup under load; then benchstat's tables.
+// and the cleanup under load; the table-size comparison, when the run has
+// one; then benchstat's tables.
 //
 //	go run ./report -raw raw.txt -benchstat benchstat.txt -out RESULTS.md
 //
 // The benchstat file holds one block per server, each after a line
-// "# server=NAME".
+// "# server=NAME", and one per server for BenchmarkTableSize, after
+// "# tablesize server=NAME".
 package main
 
 import (
@@ -29,8 +31,11 @@ func main() {
 	raw := flag.String("raw", "raw.txt", "go test -bench -v output")
 	stat := flag.String("benchstat", "benchstat.txt", "benchstat's tables of the same run, a block per server")
 	out := flag.String("out", "RESULTS.md", "report to write")
+	now := time.Now().UTC().Format("2006-01-02 15:04 MST")
+	date := flag.String("date", now, "when the benchmarks other than BenchmarkTableSize ran")
+	sizeDate := flag.String("sizedate", now, "when BenchmarkTableSize ran")
 	flag.Parse()
-	if err := run(*raw, *stat, *out); err != nil {
+	if err := run(*raw, *stat, *out, *date, *sizeDate); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
@@ -77,8 +82,10 @@ func parse(r io.Reader) (*results, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok {
-			res.cpu = cpu
+		// The first: lines carried over from an earlier run for
+		// BenchmarkTableSize come after this run's.
+		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok && res.cpu == "" {
+			res.cpu = strings.TrimSpace(cpu)
 		}
 		if m := failsRE.FindStringSubmatch(line); m != nil {
 			if k, ok := keyOf(m[1]); ok {
@@ -124,15 +131,7 @@ func parse(r io.Reader) (*results, error) {
 
 // median of one metric of one benchmark; ok is false when it did not run.
 func (r *results) median(server, group, lib, unit string) (float64, bool) {
-	v := slices.Clone(r.samples[key{server, group, lib}][unit])
-	if len(v) == 0 {
-		return 0, false
-	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2], true
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+	return medianOf(r.samples[key{server, group, lib}][unit])
 }
 
 // measured is median for a library that did not fail: samples taken
@@ -196,7 +195,7 @@ var floorHow = map[string]string{
 	"pgbouncer": "plain queries in pgx's exec mode",
 }
 
-func run(rawPath, statPath, outPath string) error {
+func run(rawPath, statPath, outPath, date, sizeDate string) error {
 	f, err := os.Open(rawPath)
 	if err != nil {
 		return err
@@ -216,7 +215,7 @@ func run(rawPath, statPath, outPath string) error {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
 	w("# Benchmark results\n\n")
-	w("Written by `bench/run` on %s. Machine: %s, %d logical CPUs, %s, %s/%s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), res.cpu, runtime.NumCPU(), goVersion(), runtime.GOOS, runtime.GOARCH)
+	w("Written by `bench/run` on %s. Machine: %s, %d logical CPUs, %s, %s/%s.\n\n", date, res.cpu, runtime.NumCPU(), goVersion(), runtime.GOOS, runtime.GOARCH)
 	w("Each library runs full requests through a Gin engine in process, on each database server: ")
 	var ran []srv
 	for _, s := range servers {
@@ -276,11 +275,19 @@ func run(rawPath, statPath, outPath string) error {
 		writeServer(w, res, s)
 	}
 
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	sizes, err := parseSizes(f)
+	if err != nil {
+		return err
+	}
+	writeSizes(w, sizes, stats, sizeDate)
+
 	// Measurements this report does not make, each in a file of its own
 	// that a run keeps: they take servers restarted or tables filled.
 	w("\n## More measurements\n\n")
 	for _, m := range []struct{ file, what string }{
-		{"table-size.md", "Table size: the request statements at ten thousand and at millions of rows, and the bytes a row takes per server"},
 		{"restarts.md", "Restarts: what clients see when PostgreSQL, PgBouncer or MariaDB restarts during traffic"},
 	} {
 		if _, err := os.Stat(filepath.Join(filepath.Dir(outPath), m.file)); err == nil {
@@ -433,6 +440,10 @@ func splitStats(text string) map[string]string {
 	for _, line := range strings.SplitAfter(text, "\n") {
 		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "# server="); ok {
 			server = s
+			continue
+		}
+		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "# tablesize server="); ok {
+			server = "tablesize/" + s
 			continue
 		}
 		if server != "" {

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The table-size goals: every operation on the large table within
+// sizeFactor of its time on the small one, at sizeGoalRows rows (a
+// million on SQLite); MariaDB's bytes a row within bytesFactor of
+// PostgreSQL's.
+const (
+	sizeFactor   = 1.2
+	bytesFactor  = 1.3
+	sizeGoalRows = 10_000_000
+	sizeGoalLite = 1_000_000
+)
+
+// sizeOps are BenchmarkTableSize's operations, in its order, with what
+// each measures.
+var sizeOps = []struct{ name, what string }{
+	{"read", "a request reading a value of a signed-in session"},
+	{"write", "a request incrementing a value"},
+	{"new", "a request that creates a session"},
+	{"users", "`Store.UserSessions` of a user with three sessions"},
+	{"destroy-user", "`Store.DestroyUser` of a user with three sessions"},
+}
+
+var (
+	sizeRE  = regexp.MustCompile(`^BenchmarkTableSize/server=([\w-]+)/rows=(\d+)/op=([\w-]+?)(?:-\d+)?$`)
+	bytesRE = regexp.MustCompile(`table size: server=([\w-]+) rows=(\d+) .*?bytes a row: (\d+) in all(?:; (.*))?$`)
+	sizeBad = regexp.MustCompile(`^\s*--- FAIL: (BenchmarkTableSize\S*)`)
+	// tableRE is the benchmark's table name in an index's name.
+	tableRE = regexp.MustCompile(`bench_size_\d+_\d+_`)
+)
+
+// bytesNote explains MariaDB's bytes a row, written when it misses the goal.
+const bytesNote = "InnoDB's secondary indexes hold the primary key in every entry, and the key is `id`, a `char(64)`: " +
+	"64 bytes more in each of the three secondary indexes than PostgreSQL's, whose index entries point at the row in 6. " +
+	"MariaDB has no partial indexes, so its `user_id` and `renewed_from` indexes hold every row, where PostgreSQL's leave out " +
+	"the anonymous and not-renewed ones (about 90% and 99.5% of the rows here: their indexes are a byte a row or less). " +
+	"And `renewed_from` is a `char(64)` too, 64 bytes in every row and every entry of its index though nearly all are empty. " +
+	"The way to the goal is in the schema (model.go), not in the statements: on a million rows filled as here (2026-12-05), " +
+	"`ALTER TABLE ... MODIFY renewed_from VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT ''` took the table from 588 bytes a row " +
+	"(rebuilt the same way without the change) to 454: 216 in the table and 238 in the secondary indexes, 1.28x of PostgreSQL's 354. " +
+	"`id` as 32 raw bytes would save another 32 in the row and in each index entry."
+
+// sizeKey names one table: a server and its row count.
+type sizeKey struct {
+	server string
+	rows   int
+}
+
+// sizeResults are BenchmarkTableSize's samples (ns/op by table and
+// operation) and each table's bytes a row.
+type sizeResults struct {
+	// cpu is the machine's, from the last "cpu:" line before the first
+	// result of BenchmarkTableSize.
+	cpu    string
+	ns     map[sizeKey]map[string][]float64
+	bytes  map[sizeKey]float64
+	parts  map[sizeKey]string
+	failed []string
+}
+
+func parseSizes(r io.Reader) (*sizeResults, error) {
+	res := &sizeResults{ns: map[sizeKey]map[string][]float64{}, bytes: map[sizeKey]float64{}, parts: map[sizeKey]string{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	cpu := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = strings.TrimSpace(c)
+			continue
+		}
+		if m := bytesRE.FindStringSubmatch(line); m != nil {
+			rows, _ := strconv.Atoi(m[2])
+			total, _ := strconv.ParseFloat(m[3], 64)
+			k := sizeKey{m[1], rows}
+			res.bytes[k], res.parts[k] = total, m[4]
+			continue
+		}
+		if m := sizeBad.FindStringSubmatch(line); m != nil {
+			res.failed = append(res.failed, m[1])
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		m := sizeRE.FindStringSubmatch(f[0])
+		if m == nil {
+			continue
+		}
+		if res.cpu == "" {
+			res.cpu = cpu
+		}
+		rows, _ := strconv.Atoi(m[2])
+		k := sizeKey{m[1], rows}
+		for i := 2; i+1 < len(f); i += 2 {
+			if f[i+1] != "ns/op" {
+				continue
+			}
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", line, err)
+			}
+			if res.ns[k] == nil {
+				res.ns[k] = map[string][]float64{}
+			}
+			res.ns[k][m[3]] = append(res.ns[k][m[3]], v)
+		}
+	}
+	return res, sc.Err()
+}
+
+// tables returns the row counts measured on server, smallest first.
+func (r *sizeResults) tables(server string) []int {
+	var rows []int
+	for k := range r.ns {
+		if k.server == server {
+			rows = append(rows, k.rows)
+		}
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// medianOf is the median of v, which it leaves as it is; ok is false when
+// v is empty.
+func medianOf(v []float64) (float64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	v = slices.Sorted(slices.Values(v))
+	if len(v)%2 == 1 {
+		return v[len(v)/2], true
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+}
+
+// writeSizes writes the "Table size" section, or nothing when the raw
+// output has no BenchmarkTableSize.
+func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string, date string) {
+	var ran []srv
+	for _, s := range servers {
+		if len(r.tables(s.name)) > 0 {
+			ran = append(ran, s)
+		}
+	}
+	if len(ran) == 0 && len(r.failed) == 0 {
+		return
+	}
+	machine := ""
+	if r.cpu != "" {
+		machine = " Machine: " + r.cpu + "."
+	}
+	w("\n## Table size\n\nMeasured on %s.%s `BenchmarkTableSize` (`SIZE=1 bench/run`): ginsession through a Gin engine on a session table of 10,000 generated rows and on a large one, ", date, machine)
+	w("the rows as a live site's look (`integration/sessionfill`: 5%% expired, 10%% signed in, some renewed, 5%% header sessions). ")
+	w("The goal: every operation on %s rows (%s on SQLite) within %.1fx of its time on 10,000; MariaDB's bytes a row within %.1fx of PostgreSQL's. ",
+		thousands(sizeGoalRows), thousands(sizeGoalLite), sizeFactor, bytesFactor)
+	rounds := 0
+	for _, ops := range r.ns {
+		for _, v := range ops {
+			rounds = max(rounds, len(v))
+		}
+	}
+	w("Figures are medians of %d rounds, each a process of its own that fills the tables again; each operation's own rows are deleted after it, so that the tables keep their size. ", rounds)
+	w("A verdict compares two medians: on a busy machine read it with benchstat's tables below, where `~` marks a difference the samples do not show to be real. ")
+	w("A large table faster than the small one is such noise, not a gain: on each server the small table is measured first, just after the previous server's large table was filled and dropped.\n\n")
+	var short []string
+	for _, s := range ran {
+		rows := r.tables(s.name)
+		goal := sizeGoalRows
+		if s.name == "sqlite" {
+			goal = sizeGoalLite
+		}
+		if large := rows[len(rows)-1]; large < goal {
+			short = append(short, fmt.Sprintf("%s %s rows, not %s", s.title, thousands(large), thousands(goal)))
+		}
+	}
+	if len(short) > 0 {
+		w("**This run's large tables are smaller than the goal's:** %s. The verdicts below are for the sizes run. ", strings.Join(short, "; "))
+		w("`GINSESSION_BENCH_ROWS_LARGE` set the size; unset, `SIZE=1 bench/run` fills the goal's sizes (ten million rows take minutes to fill and a few GB on each server).\n\n")
+	}
+	for _, s := range ran {
+		rows := r.tables(s.name)
+		small, large := rows[0], rows[len(rows)-1]
+		if small == large {
+			w("### %s\n\nOnly one size measured (%s rows): nothing to compare.\n\n", s.title, thousands(small))
+			continue
+		}
+		w("### %s\n\n| op | %s rows | %s rows | large / small | within %.1fx |\n|---|---|---|---|---|\n", s.title, thousands(small), thousands(large), sizeFactor)
+		for _, op := range sizeOps {
+			a, okA := medianOf(r.ns[sizeKey{s.name, small}][op.name])
+			b, okB := medianOf(r.ns[sizeKey{s.name, large}][op.name])
+			if !okA || !okB {
+				w("| %s | – | – | – | not measured |\n", op.name)
+				continue
+			}
+			verdict := metYes
+			if b/a > sizeFactor {
+				verdict = metNo
+			}
+			w("| %s | %s | %s | %.2fx | %s |\n", op.name, dur(a), dur(b), b/a, verdict)
+		}
+		w("\n")
+	}
+	w("Operations: ")
+	for i, op := range sizeOps {
+		sep := "; "
+		if i == len(sizeOps)-1 {
+			sep = ".\n\n"
+		}
+		w("`%s`, %s%s", op.name, op.what, sep)
+	}
+
+	w("### Bytes a row\n\nThe table's size with its indexes, divided by its rows, after the fill, the indexes' build and ANALYZE (VACUUM ANALYZE on PostgreSQL). ")
+	w("PostgreSQL gives each index; MariaDB the table (its clustered primary key) and the secondary indexes together; SQLite the whole file. ")
+	w("At 10,000 rows a part's figure carries the fixed cost of its first pages (InnoDB gives an index whole extents), so the large table's figures are the ones to compare.\n\n| server | rows | in all | parts |\n|---|---|---|---|\n")
+	for _, s := range ran {
+		for _, rows := range r.tables(s.name) {
+			k := sizeKey{s.name, rows}
+			if _, ok := r.bytes[k]; !ok {
+				continue
+			}
+			parts := tableRE.ReplaceAllString(r.parts[k], "")
+			if parts == "" {
+				parts = "–"
+			}
+			w("| %s | %s | %.0f | %s |\n", s.title, thousands(rows), r.bytes[k], parts)
+		}
+	}
+	pg, my := r.tables("postgres"), r.tables("mariadb")
+	if len(pg) > 0 && len(my) > 0 {
+		pk, mk := sizeKey{"postgres", pg[len(pg)-1]}, sizeKey{"mariadb", my[len(my)-1]}
+		if pb, mb := r.bytes[pk], r.bytes[mk]; pb > 0 && mb > 0 {
+			verdict := metYes
+			if mb/pb > bytesFactor {
+				verdict = metNo
+			}
+			w("\nMariaDB's bytes a row against PostgreSQL's, on the large tables (%s and %s rows): %.0f / %.0f = **%.2fx**; the goal, within %.1fx: %s.\n",
+				thousands(mk.rows), thousands(pk.rows), mb, pb, mb/pb, bytesFactor, verdict)
+			if verdict == metNo {
+				w("\n**Bytes a row: not met.** %s\n", bytesNote)
+			}
+		}
+	}
+	if len(r.failed) > 0 {
+		w("\nFailed: %s (see raw.txt).\n", strings.Join(r.failed, ", "))
+	}
+	for _, s := range ran {
+		if text, ok := stats["tablesize/"+s.name]; ok {
+			w("\n#### benchstat, %s\n\n```\n%s```\n", s.title, text)
+		}
+	}
+}
+
+// thousands writes n with commas: 10,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
