@@ -3,6 +3,7 @@ package ginsession
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -65,25 +66,24 @@ type Model struct {
 // Model directly. The store itself always names its configured table.
 func (Model) TableName() string { return DefaultTableName }
 
-// mysqlModel is Model as MySQL must store it: its TEXT stops at 64 KiB, less
-// than WithMaxSize's default, and GORM would make a plain string a
-// varchar(DefaultStringSize) where that is configured. IDs and user IDs
-// compare byte for byte, not by the table's case-insensitive collation (user
-// IDs are binary: a _bin collation would still ignore trailing spaces), and
-// times keep microseconds (GORM's default for MySQL is milliseconds).
-type mysqlModel struct {
-	ID         string       `gorm:"primaryKey;type:char(64) CHARACTER SET ascii COLLATE ascii_bin"`
-	Data       string       `gorm:"type:longtext;not null"`
-	UserID     string       `gorm:"type:varbinary(255);not null;index"`
-	ExpiresAt  time.Time    `gorm:"not null;index;precision:6"`
-	CreatedAt  time.Time    `gorm:"not null;precision:6"`
-	UpdatedAt  time.Time    `gorm:"not null;precision:6"`
-	LastSeenAt sql.NullTime `gorm:"precision:6"`
-	UserAgent  string       `gorm:"size:512;not null;default:''"`
-	ClientIP   string       `gorm:"size:64;not null;default:''"`
-	Version    int64        `gorm:"not null"`
-	// MySQL has no partial indexes: anonymous and renewed rows share one.
-	RenewedFrom string       `gorm:"type:char(64) CHARACTER SET ascii COLLATE ascii_bin;not null;default:'';index"`
+// mysqlColumns is Model as MySQL must store it, but for renewed_from (see
+// mysqlModel): its TEXT stops at 64 KiB, less than WithMaxSize's default,
+// and GORM would make a plain string a varchar(DefaultStringSize) where that
+// is configured. IDs and user IDs compare byte for byte, not by the table's
+// case-insensitive collation (user IDs are binary: a _bin collation would
+// still ignore trailing spaces), and times keep microseconds (GORM's
+// default for MySQL is milliseconds).
+type mysqlColumns struct {
+	ID          string       `gorm:"primaryKey;type:char(64) CHARACTER SET ascii COLLATE ascii_bin"`
+	Data        string       `gorm:"type:longtext;not null"`
+	UserID      string       `gorm:"type:varbinary(255);not null;index"`
+	ExpiresAt   time.Time    `gorm:"not null;index;precision:6"`
+	CreatedAt   time.Time    `gorm:"not null;precision:6"`
+	UpdatedAt   time.Time    `gorm:"not null;precision:6"`
+	LastSeenAt  sql.NullTime `gorm:"precision:6"`
+	UserAgent   string       `gorm:"size:512;not null;default:''"`
+	ClientIP    string       `gorm:"size:64;not null;default:''"`
+	Version     int64        `gorm:"not null"`
 	RenewedAt   sql.NullTime `gorm:"precision:6"`
 	SignedInAt  sql.NullTime `gorm:"precision:6"`
 	IdleTimeout int64        `gorm:"not null;default:0"`
@@ -91,21 +91,62 @@ type mysqlModel struct {
 	Flags       int          `gorm:"not null;default:0"`
 }
 
+// mysqlModel is a new MySQL table. MySQL has no partial indexes, so
+// renewed_from's index holds every row, nearly all of them empty: as a
+// VARCHAR an empty value takes no bytes in the row or the index, where a
+// CHAR(64) takes 64 in each (a fifth of the table's bytes).
+type mysqlModel struct {
+	Columns     mysqlColumns `gorm:"embedded"`
+	RenewedFrom string       `gorm:"type:varchar(64) CHARACTER SET ascii COLLATE ascii_bin;not null;default:'';index"`
+}
+
+// mysqlModelChar is a MySQL table made before renewed_from became a
+// VARCHAR. It is migrated as it stands: changing the column's type would
+// copy the whole table at start-up, a lock no deploy should take unasked.
+// docs/table.md gives the ALTER TABLE to run at a quiet hour.
+type mysqlModelChar struct {
+	Columns     mysqlColumns `gorm:"embedded"`
+	RenewedFrom string       `gorm:"type:char(64) CHARACTER SET ascii COLLATE ascii_bin;not null;default:'';index"`
+}
+
 // migrate creates or updates the session table. Instances that start at the
 // same time race to create it; the loser finds it on its next look.
 func migrate(db *gorm.DB, table string) error {
-	var model any = &Model{}
-	if db.Dialector.Name() == "mysql" {
-		model = &mysqlModel{}
-	}
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		// Marked as a write so that dbresolver asks the sources whether the
 		// table is there, not a replica.
-		if err = db.Set(gormWrite, true).Table(table).AutoMigrate(model); err == nil {
+		w := db.Set(gormWrite, true)
+		var model any = &Model{}
+		if db.Dialector.Name() == "mysql" {
+			model = &mysqlModel{}
+			if charRenewedFrom(w, table) {
+				model = &mysqlModelChar{}
+			}
+		}
+		if err = w.Table(table).AutoMigrate(model); err == nil {
 			return nil
 		}
 		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 	}
 	return fmt.Errorf("ginsession: migrate table %q: %w", table, err)
+}
+
+// charRenewedFrom reports whether table exists with renewed_from a CHAR
+// (see mysqlModelChar).
+func charRenewedFrom(db *gorm.DB, table string) bool {
+	m := db.Table(table).Migrator()
+	if !m.HasTable(table) {
+		return false
+	}
+	cols, err := m.ColumnTypes(table)
+	if err != nil {
+		return false
+	}
+	for _, c := range cols {
+		if t, ok := c.ColumnType(); ok && strings.EqualFold(c.Name(), "renewed_from") {
+			return strings.HasPrefix(strings.ToLower(t), "char")
+		}
+	}
+	return false
 }

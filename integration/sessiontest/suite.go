@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"HeaderSessions", testHeaderSessions},
 		{"MigrationIsIdempotent", testMigrationIdempotent},
 		{"MigrationUpgradesOldTable", testMigrationUpgrade},
+		{"MigrationKeepsAnOlderRenewedFromColumn", testMigrationKeepsCharRenewedFrom},
 		{"ConcurrentMigration", func(t *testing.T, _ DB) { testConcurrentMigration(t, open) }},
 	}
 	for _, tc := range tests {
@@ -504,6 +505,63 @@ func testMigrationUpgrade(t *testing.T, db DB) {
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
 	assert.False(t, infos[0].LastSeen.IsZero())
+}
+
+// testMigrationKeepsCharRenewedFrom: on MySQL a new table's renewed_from
+// is a VARCHAR (an empty value costs nothing in the row and its index); a
+// table made when it was a CHAR(64) keeps it, since changing the type would
+// copy the table at start-up, and works as before: a logout with the old
+// cookie during a renewal still finds the session.
+func testMigrationKeepsCharRenewedFrom(t *testing.T, db DB) {
+	if db.Dialector.Name() != "mysql" {
+		t.Skip("renewed_from's type question is MySQL's")
+	}
+	columnType := func(table string) string {
+		var typ string
+		require.NoError(t, db.Raw("SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'renewed_from'",
+			table).Scan(&typ).Error)
+		return typ
+	}
+	fresh := freshTable(t, db)
+	_, err := ginsession.NewStore(db.DB, ginsession.WithTableName(fresh), ginsession.WithCleanupInterval(0))
+	require.NoError(t, err)
+	assert.Equal(t, "varchar(64)", columnType(fresh), "a new table")
+
+	older := freshTable(t, db)
+	_, err = ginsession.NewStore(db.DB, ginsession.WithTableName(older), ginsession.WithCleanupInterval(0))
+	require.NoError(t, err)
+	require.NoError(t, db.Exec("ALTER TABLE "+older+" MODIFY renewed_from CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT ''").Error)
+	db.Counter.Take()
+	g := newGate()
+	a := newApp(t, db, older, nil, func(r *gin.Engine) {
+		routes(r)
+		r.GET("/slow-renew", func(c *gin.Context) {
+			s := ginsession.Default(c)
+			s.RenewID()
+			if err := s.Save(); err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			g.Hold() // renewed, and still running: the old ID still reaches it
+			c.String(http.StatusOK, "renewed")
+		})
+	})
+	for _, stmt := range db.Counter.Take() {
+		assert.NotEqual(t, "ALTER", Kinds([]string{stmt})[0], "an existing table is not rebuilt at start-up: %s", stmt)
+	}
+	assert.Equal(t, "char(64)", columnType(older), "kept as it was")
+
+	cl := newClient(t)
+	cl.get(a, "/set?user=alice")
+	old := cl.cookie(a)
+	wait := startSlow(cl, a, g, "/slow-renew")
+	require.Len(t, a.rows(), 1)
+	require.NotEmpty(t, a.rows()[0].RenewedFrom, "renewed, its old ID kept")
+	logout := newClient(t)
+	logout.setCookie(a, old)
+	logout.get(a, "/destroy")
+	assert.Equal(t, "renewed", wait().body)
+	assert.Empty(t, a.rows(), "the logout with the old cookie found the renewed session")
 }
 
 // testRevocationInTransaction revokes sessions inside a transaction of the
