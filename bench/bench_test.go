@@ -159,13 +159,28 @@ func hasWrite(r *gin.Engine) bool {
 	return false
 }
 
+// A mix is a share of writes among reads, the rest being reads.
+type mix struct {
+	name   string
+	writes int // percent
+}
+
+// mixes are the loads of BenchmarkParallel; BenchmarkThroughput runs the
+// first.
+var mixes = []mix{{"read-heavy", 10}, {"write-heavy", 50}}
+
+// path gives the route of one request of the mix, drawing from rng; n is
+// the value a write stores.
+func (m mix) path(rng *rand.Rand, n int) string {
+	if rng.IntN(100) < m.writes {
+		return "/write?n=" + strconv.Itoa(n)
+	}
+	return "/read"
+}
+
 // BenchmarkParallel runs mixes of reads and writes from parallel clients over
 // 256 sessions, on each server.
 func BenchmarkParallel(b *testing.B) {
-	mixes := []struct {
-		name   string
-		writes int // percent
-	}{{"read-heavy", 10}, {"write-heavy", 50}}
 	eachServer(b, func(b *testing.B, srv server, dsn string) {
 		for _, mix := range mixes {
 			for _, lib := range libraries {
@@ -190,11 +205,7 @@ func BenchmarkParallel(b *testing.B) {
 						rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
 						w := &sink{h: http.Header{}}
 						for i := 0; pb.Next(); i++ {
-							path := "/read"
-							if rng.IntN(100) < mix.writes {
-								path = "/write?n=" + strconv.Itoa(i)
-							}
-							req := httptest.NewRequest(http.MethodGet, path, nil)
+							req := httptest.NewRequest(http.MethodGet, mix.path(rng, i), nil)
 							req.Header.Set("Cookie", cookies[rng.IntN(len(cookies))])
 							w.reset()
 							r.ServeHTTP(w, req)

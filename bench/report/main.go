@@ -289,6 +289,7 @@ func run(rawPath, statPath, outPath, date, sizeDate string) error {
 	w("\n## More measurements\n\n")
 	for _, m := range []struct{ file, what string }{
 		{"restarts.md", "Restarts: what clients see when PostgreSQL, PgBouncer or MariaDB restarts during traffic"},
+		{"throughput.md", "Throughput: requests per second and CPU per request of two instances under 64 clients on PostgreSQL and MariaDB"},
 	} {
 		if _, err := os.Stat(filepath.Join(filepath.Dir(outPath), m.file)); err == nil {
 			w("- [%s](%s)\n", m.what, m.file)
