@@ -285,7 +285,7 @@ func run(rawPath, statPath, outPath, date, sizeDate string) error {
 	writeSizes(w, sizes, stats, sizeDate)
 
 	// Measurements this report does not make, each in a file of its own
-	// that a run keeps: they take servers restarted or tables filled.
+	// that a run keeps: they restart servers or run many clients at once.
 	w("\n## More measurements\n\n")
 	for _, m := range []struct{ file, what string }{
 		{"restarts.md", "Restarts: what clients see when PostgreSQL, PgBouncer or MariaDB restarts during traffic"},
