@@ -61,8 +61,10 @@ import "time"
 //	                                                  was ever bound, is dropped
 //	Destroy               any             none        DELETE of this kind's row at save
 //	IssueToken            header request  stored      INSERT or UPDATE now
-//	MintToken             stored, bound   unchanged   INSERT of a separate header row
-//	DestroyOthers         stored, bound   stored      DELETE of the user's other rows
+//	MintToken             stored, bound   unchanged   INSERT of a separate header row; on
+//	                                                  MySQL this row's updated_at first
+//	DestroyOthers         stored, bound   stored      DELETE of the user's other rows; on
+//	                                                  MySQL this row's updated_at first
 //	CSRFToken             any             same        none (a visitor's secret is a cookie)
 //	Save                  any             same        what the save at the headers would
 //	SetDeadline(past)     stored          expired     with the next save
