@@ -297,6 +297,32 @@ func TestCountSessionsCountsLiveSessionsBySignIn(t *testing.T) {
 	assert.Equal(t, SessionCounts{}, c)
 }
 
+func TestCountSessionsByKindCountsEachKindOfLiveSession(t *testing.T) {
+	p := newPopulation(t)
+	ctx := context.Background()
+	c, err := p.a.store.CountSessionsByKind(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[SessionKind]int64{
+		KindSignedIn: int64(len(p.signedIn)), KindAnonymous: int64(len(p.anonymous)),
+		KindRemembered: int64(len(p.remembered)), KindBrowser: int64(len(p.browser)),
+		KindPlainCookie: int64(len(p.plain)), KindAPIToken: int64(len(p.apis)),
+	}, c, "the two expired sessions are not counted")
+	for kind, n := range c {
+		listed := 0
+		for _, err := range p.a.store.Sessions(ctx, SessionQuery{Kind: kind}) {
+			require.NoError(t, err)
+			listed++
+		}
+		assert.EqualValues(t, listed, n, "kind %d: the count agrees with the listing", kind)
+	}
+
+	p.a.clock.Advance(4 * time.Hour) // every one expires
+	c, err = p.a.store.CountSessionsByKind(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[SessionKind]int64{KindSignedIn: 0, KindAnonymous: 0, KindRemembered: 0, KindBrowser: 0, KindPlainCookie: 0, KindAPIToken: 0}, c,
+		"every kind is there, as 0")
+}
+
 func TestSessionsRefusesAQueryItCannotRun(t *testing.T) {
 	a := newApp(t, adminRoutes)
 	_, err := a.store.NewSession(context.Background(), Seed{UserID: "alice"})

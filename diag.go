@@ -80,6 +80,8 @@ func stmtName(id stmtID) string {
 		return "userSessionsAfter"
 	case id == sCountSessions:
 		return "countSessions"
+	case id == sCountByKind:
+		return "countByKind"
 	}
 	return "stmt" + strconv.Itoa(int(id))
 }

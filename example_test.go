@@ -426,6 +426,11 @@ func ExampleStore_Sessions() {
 		panic(err)
 	}
 	fmt.Printf("%+v\n", counts)
+	byKind, err := store.CountSessionsByKind(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(byKind[ginsession.KindAPIToken], "API tokens")
 
 	// A query the store cannot run fails before reading anything.
 	for _, err := range store.Sessions(ctx, ginsession.SessionQuery{PageSize: -1}) {
@@ -435,5 +440,6 @@ func ExampleStore_Sessions() {
 	// 2 1 true
 	// alice true
 	// {Live:4 SignedIn:3 Anonymous:1}
+	// 1 API tokens
 	// true
 }

@@ -40,6 +40,7 @@ const (
 	sSessions          // admin.go
 	sUserSessionsAfter // admin.go
 	sCountSessions     // admin.go
+	sCountByKind       // admin.go
 	numStmts
 )
 

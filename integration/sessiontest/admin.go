@@ -229,6 +229,15 @@ func testAdminCounts(t *testing.T, db DB) {
 	require.NoError(t, err)
 	assert.Equal(t, ginsession.SessionCounts{Live: int64(len(x.all)), SignedIn: int64(len(x.signedIn)),
 		Anonymous: int64(len(x.anonymous))}, c)
+	byKind, err := x.a.store.CountSessionsByKind(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, c.SignedIn, byKind[ginsession.KindSignedIn])
+	assert.Equal(t, c.Anonymous, byKind[ginsession.KindAnonymous])
+	assert.Equal(t, c.Live, byKind[ginsession.KindRemembered]+byKind[ginsession.KindBrowser]+byKind[ginsession.KindPlainCookie]+
+		byKind[ginsession.KindAPIToken], "how they travel adds up to the live sessions: %v", byKind)
+	for _, kind := range []ginsession.SessionKind{ginsession.KindRemembered, ginsession.KindBrowser, ginsession.KindPlainCookie, ginsession.KindAPIToken} {
+		assert.Len(t, list(t, x.a.store.Sessions(ctx, ginsession.SessionQuery{Kind: kind})), int(byKind[kind]), "kind %d", kind)
+	}
 
 	tx := db.Begin()
 	require.NoError(t, tx.Error)
