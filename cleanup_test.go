@@ -30,16 +30,17 @@ func TestCleanupDeletesExpiredRowsInBoundedBatches(t *testing.T) {
 	a := newApp(t, basicRoutes)
 	live := a.client()
 	live.get("/set?k=v")
-	a.seed(1234, a.clock.Now().Add(-time.Minute))
+	batch := a.store.cleanupBatch()
+	a.seed(2*batch+34, a.clock.Now().Add(-time.Minute))
 	a.seed(3, a.clock.Now().Add(time.Hour))
 
 	n, err := a.store.Cleanup(context.Background())
 	require.NoError(t, err)
-	assert.EqualValues(t, 1234, n)
+	assert.EqualValues(t, 2*batch+34, n)
 	stmts := a.rec.Take()
-	assert.Equal(t, []string{"DELETE", "DELETE", "DELETE"}, kinds(stmts), "batches of %d", cleanupBatch)
+	assert.Equal(t, []string{"DELETE", "DELETE", "DELETE"}, kinds(stmts), "batches of %d", batch)
 	for _, s := range stmts {
-		assert.Contains(t, s, fmt.Sprintf("ORDER BY expires_at LIMIT %d", cleanupBatch), "oldest first, down the expiry index")
+		assert.Contains(t, s, fmt.Sprintf("ORDER BY expires_at LIMIT %d", batch), "oldest first, down the expiry index")
 	}
 	assert.Len(t, a.rows(), 4, "live rows stay")
 	assert.Equal(t, "v", live.get("/get?k=k").body)
@@ -58,6 +59,43 @@ func TestCleanupHonoursItsContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Zero(t, n)
 	assert.Len(t, a.rows(), 10)
+}
+
+// Between batches Cleanup rests, so that requests get the database: a
+// backlog of n batches takes at least n-1 of the shortest rest.
+func TestCleanupRestsBetweenBatches(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	batch := a.store.cleanupBatch()
+	a.seed(5*batch, a.clock.Now().Add(-time.Minute))
+
+	began := time.Now()
+	n, err := a.store.Cleanup(context.Background())
+	took := time.Since(began)
+	require.NoError(t, err)
+	assert.EqualValues(t, 5*batch, n)
+	assert.GreaterOrEqual(t, took, 5*cleanupMinRest, "five full batches, then the empty one that ends it")
+	assert.Empty(t, a.rows())
+}
+
+// A context that ends mid-run stops Cleanup, most likely in a rest (two
+// thirds of its time at least), with what the batches before deleted.
+func TestCleanupStopsWhenItsContextEndsMidRun(t *testing.T) {
+	a := newApp(t, basicRoutes)
+	batch := a.store.cleanupBatch()
+	a.seed(50*batch, a.clock.Now().Add(-time.Minute))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	before := a.rec.Total()
+	go func() {
+		for a.rec.Total() == before { // until the first batch
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	n, err := a.store.Cleanup(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, n, int64(50*batch), "stopped before the end")
+	assert.Len(t, a.rows(), 50*batch-int(n), "what it deleted is gone, the rest is kept")
 }
 
 func TestCleanupReportsDatabaseErrors(t *testing.T) {

@@ -156,7 +156,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	// bare LIMIT lets PostgreSQL pick a sequential scan that it expects to
 	// stop early (and that, batch after batch, rereads the dead rows the
 	// batches before it left). With nothing expired it is one index probe.
-	limit := strconv.Itoa(cleanupBatch)
+	limit := strconv.Itoa(st.cleanupBatch())
 	batch := "SELECT id FROM " + table + " WHERE expires_at <= ? ORDER BY expires_at LIMIT " + limit
 	switch st.db.Dialector.Name() {
 	case "mysql":

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,6 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// batchLimit finds the batch size in a DELETE of Store.Cleanup.
+var batchLimit = regexp.MustCompile(`LIMIT (\d+)`)
 
 // RunInstances runs two app servers, each with its own connection pool, on
 // one table of the database that open reaches, as two instances behind a
@@ -68,22 +73,26 @@ func RunInstances(t *testing.T, open Opener) {
 			<-done
 		}
 		var total int64
-		deletes := 0
+		deletes, batch := 0, 0
 		for i := range apps {
 			require.NoError(t, errs[i], "instance %d", i)
 			total += deleted[i]
-			for _, k := range Kinds(dbs[i].Counter.Take()) {
-				if k == "DELETE" {
+			for _, q := range dbs[i].Counter.Take() {
+				if k := Kinds([]string{q}); k[0] == "DELETE" {
 					deletes++
+					if m := batchLimit.FindStringSubmatch(q); m != nil {
+						batch, _ = strconv.Atoi(m[1])
+					}
 				}
 			}
 		}
+		require.Positive(t, batch, "a DELETE of Cleanup with its LIMIT")
 		assert.EqualValues(t, expiredRows, total, "each expired row deleted once: %v", deleted)
-		// One instance alone runs expiredRows/500 full batches and a last
+		// One instance alone runs expiredRows/batch full batches and a last
 		// short one. Together they may each end on a short batch, and at
 		// SERIALIZABLE run again a batch that conflicted with another's;
 		// each reading every batch would be instances times as many.
-		alone := expiredRows/500 + 1
+		alone := expiredRows/batch + 1
 		assert.Less(t, deletes, 2*alone, "DELETEs of all instances (%v rows each)", deleted)
 		assert.Len(t, apps[0].rows(), 1)
 		assert.Equal(t, "v", live.get(apps[1], "/get?k=k").body)
