@@ -16,14 +16,17 @@ import (
 
 // The rows Fill generates, by bucket k = i*2654435761 mod 1000 of row i, so
 // that each kind is spread over the whole table rather than stored in one
-// run: 5% expired, 10% bound to one of Users users, 0.5% renewed a moment
-// ago, 5% header sessions; the rest are live anonymous cookie sessions. Live
-// rows expire from a minute to 30 days ahead.
+// run: 5% expired (FillExpired sets the share), 10% bound to one of Users
+// users, 0.5% renewed a moment ago, 5% header sessions; the rest are live
+// anonymous cookie sessions. Expired rows expired up to a day before the
+// fill's base time, evenly; live rows expire from a minute to 30 days
+// after it.
 const (
-	expired = 50  // k < expired: expired
-	user    = 150 // expired <= k < user: signed in
-	renewed = 155 // user <= k < renewed: renewed, renewal in flight
-	header  = 205 // renewed <= k < header: header sessions
+	// DefaultExpired is Fill's share of expired rows, in thousandths.
+	DefaultExpired = 50
+	user           = 100 // the next user buckets after the expired: signed in
+	renewed        = 5   // the next renewed: renewed, renewal in flight
+	header         = 50  // the next header: header sessions
 	// Users is how many users the signed-in rows belong to, named "user0"
 	// to "user19999": at a million rows each has about five sessions.
 	Users = 20000
@@ -44,6 +47,12 @@ var indexed = []string{"user_id", "expires_at", "renewed_from"}
 // InnoDB's clustered index appending. Dialects: postgres, mysql (MariaDB:
 // it reads the sequence engine's seq_1_to_N), sqlite.
 func Fill(ctx context.Context, db *gorm.DB, table string, rows int, base time.Time) ([]string, error) {
+	return FillExpired(ctx, db, table, rows, DefaultExpired, base)
+}
+
+// FillExpired is Fill with expired thousandths of the rows expired, from 0
+// to 1000-user-renewed-header (845); the other kinds keep their shares.
+func FillExpired(ctx context.Context, db *gorm.DB, table string, rows, expired int, base time.Time) ([]string, error) {
 	dialect := db.Dialector.Name()
 	fill, ok := fills[dialect]
 	if !ok {
@@ -51,6 +60,9 @@ func Fill(ctx context.Context, db *gorm.DB, table string, rows int, base time.Ti
 	}
 	if rows <= 0 {
 		return nil, fmt.Errorf("sessionfill: %d rows: want at least one", rows)
+	}
+	if expired < 0 || expired+user+renewed+header > 1000 {
+		return nil, fmt.Errorf("sessionfill: %d thousandths expired: want 0 to %d", expired, 1000-user-renewed-header)
 	}
 	m := db.WithContext(ctx).Migrator()
 	var dropped []string
@@ -65,8 +77,8 @@ func Fill(ctx context.Context, db *gorm.DB, table string, rows int, base time.Ti
 	}
 	q := strings.NewReplacer("{table}", quote(db, table), "{rows}", fmt.Sprint(rows),
 		"{base}", base.UTC().Format("2006-01-02 15:04:05.000000"),
-		"{expired}", fmt.Sprint(expired), "{user}", fmt.Sprint(user), "{renewed}", fmt.Sprint(renewed),
-		"{header}", fmt.Sprint(header), "{users}", fmt.Sprint(Users)).Replace(fill)
+		"{expired}", fmt.Sprint(expired), "{user}", fmt.Sprint(expired+user), "{renewed}", fmt.Sprint(expired+user+renewed),
+		"{header}", fmt.Sprint(expired+user+renewed+header), "{users}", fmt.Sprint(Users)).Replace(fill)
 	if err := db.WithContext(ctx).Exec(q).Error; err != nil {
 		return dropped, fmt.Errorf("sessionfill: filling %s with %d rows: %w", table, rows, err)
 	}

@@ -70,12 +70,39 @@ func TestFillMakesRowsOfEachKindInTheirShare(t *testing.T) {
 	assert.Contains(t, sessionfill.PerRow(total, parts, 1000), "bytes a row: ")
 }
 
+// FillExpired moves the expired share and keeps the others; expired rows
+// spread evenly over the day before base, so that a clock set back lets a
+// cleanup find any part of them expired.
+func TestFillExpiredSetsTheExpiredShare(t *testing.T) {
+	ctx := context.Background()
+	db, table, _ := openStore(t)
+	base := time.Now().UTC().Truncate(time.Second)
+	_, err := sessionfill.FillExpired(ctx, db, table, 10000, 500, base)
+	require.NoError(t, err)
+	count := func(where string, args ...any) int64 {
+		var n int64
+		require.NoError(t, db.Table(table).Where(where, args...).Count(&n).Error)
+		return n
+	}
+	assert.EqualValues(t, 5000, count("expires_at < ?", base))
+	assert.EqualValues(t, 1000, count("user_id <> ''"))
+	assert.EqualValues(t, 50, count("renewed_from <> ''"))
+	assert.EqualValues(t, 500, count("flags = 4"))
+	assert.Zero(t, count("expires_at < ?", base.Add(-24*time.Hour)), "none expired more than a day before")
+	// The first 2% of the day holds about 2% of the expired rows: 100.
+	assert.InDelta(t, 100, count("expires_at < ?", base.Add(-24*time.Hour+1728*time.Second)), 40)
+}
+
 func TestFillRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	db, table, _ := openStore(t)
 	for _, rows := range []int{0, -1} {
 		_, err := sessionfill.Fill(ctx, db, table, rows, time.Now())
 		assert.ErrorContains(t, err, "want at least one", "rows=%d", rows)
+	}
+	for _, expired := range []int{-1, 846} {
+		_, err := sessionfill.FillExpired(ctx, db, table, 10, expired, time.Now())
+		assert.ErrorContains(t, err, "want 0 to 845", "expired=%d", expired)
 	}
 	_, err := sessionfill.Fill(ctx, db, "no_such_table", 10, time.Now())
 	assert.ErrorContains(t, err, "no_such_table")
