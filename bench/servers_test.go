@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -148,21 +147,4 @@ func openMySQL(b *testing.B, dsn string, c *testkit.Counter) (*sql.DB, gorm.Dial
 	}
 	sqlDB := sql.OpenDB(testkit.Count(connector, c))
 	return sqlDB, gormmysql.New(gormmysql.Config{Conn: sqlDB})
-}
-
-// placeholders returns n parameter markers of the dialect, numbered from
-// first on PostgreSQL, joined with commas.
-func placeholders(dialect string, first, n int) string {
-	var s strings.Builder
-	for i := range n {
-		if i > 0 {
-			s.WriteString(", ")
-		}
-		if dialect == "postgres" {
-			s.WriteString("$" + strconv.Itoa(first+i))
-		} else {
-			s.WriteString("?")
-		}
-	}
-	return s.String()
 }

@@ -1,8 +1,8 @@
 // Command report turns the raw output of bench/run into RESULTS.md: for each
 // database server, the ratios against each peer and against the floor, the
-// project's speed goals with whether this run met them, the parallel mixes
-// and the cleanup under load; the table-size comparison, when the run has
-// one; then benchstat's tables.
+// project's speed goals with whether this run met them and the parallel
+// mixes; the table-size comparison and the cleanup under load, when the run
+// has them; then benchstat's tables.
 //
 //	go run ./report -raw raw.txt -benchstat benchstat.txt -out RESULTS.md
 //
@@ -34,15 +34,20 @@ func main() {
 	now := time.Now().UTC().Format("2006-01-02 15:04 MST")
 	date := flag.String("date", now, "when the benchmarks other than BenchmarkTableSize ran")
 	sizeDate := flag.String("sizedate", now, "when BenchmarkTableSize ran")
+	cleanupDate := flag.String("cleanupdate", now, "when BenchmarkCleanupUnderLoad ran")
 	flag.Parse()
-	if err := run(*raw, *stat, *out, *date, *sizeDate); err != nil {
+	if err := run(*raw, *stat, *out, dates{*date, *sizeDate, *cleanupDate}); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-// key names one benchmark: the server, the group (scenario, mix, or
-// "cleanup") and the library.
+// dates are when each part of the report ran: a run may carry a part over
+// from an earlier one.
+type dates struct{ main, size, cleanup string }
+
+// key names one benchmark: the server, the group (scenario or mix) and the
+// library.
 type key struct{ server, group, lib string }
 
 // results holds every sample of every metric, by benchmark, and the
@@ -58,20 +63,16 @@ type results struct {
 }
 
 var (
-	nameRE    = regexp.MustCompile(`^Benchmark\w+/server=([\w-]+)/(?:scenario|mix)=([\w-]+)/lib=([\w-]+?)(?:-\d+)?$`)
-	cleanupRE = regexp.MustCompile(`^BenchmarkCleanupUnderLoad/server=([\w-]+?)(?:-\d+)?$`)
-	failsRE   = regexp.MustCompile(`(Benchmark\S+) fails: (.*)$`)
-	failRE    = regexp.MustCompile(`^\s*--- FAIL: (Benchmark\S+)`)
-	skipRE    = regexp.MustCompile(`^\s*--- SKIP: Benchmark\w+/server=([\w-]+)$`)
+	nameRE  = regexp.MustCompile(`^Benchmark\w+/server=([\w-]+)/(?:scenario|mix)=([\w-]+)/lib=([\w-]+?)(?:-\d+)?$`)
+	failsRE = regexp.MustCompile(`(Benchmark\S+) fails: (.*)$`)
+	failRE  = regexp.MustCompile(`^\s*--- FAIL: (Benchmark\S+)`)
+	skipRE  = regexp.MustCompile(`^\s*--- SKIP: Benchmark\w+/server=([\w-]+)$`)
 )
 
 // keyOf gives the key of a benchmark name, with or without the -N suffix.
 func keyOf(name string) (key, bool) {
 	if m := nameRE.FindStringSubmatch(name); m != nil {
 		return key{m[1], m[2], m[3]}, true
-	}
-	if m := cleanupRE.FindStringSubmatch(name); m != nil {
-		return key{m[1], "cleanup", "ginsession"}, true
 	}
 	return key{}, false
 }
@@ -162,7 +163,7 @@ func (r *results) ran(server string) bool {
 func (r *results) runs(server string) int {
 	n := 0
 	for k, m := range r.samples {
-		if k.server == server && k.group != "cleanup" {
+		if k.server == server {
 			n = max(n, len(m["ns/op"]))
 		}
 	}
@@ -195,7 +196,7 @@ var floorHow = map[string]string{
 	"pgbouncer": "plain queries in pgx's exec mode",
 }
 
-func run(rawPath, statPath, outPath, date, sizeDate string) error {
+func run(rawPath, statPath, outPath string, when dates) error {
 	f, err := os.Open(rawPath)
 	if err != nil {
 		return err
@@ -215,7 +216,7 @@ func run(rawPath, statPath, outPath, date, sizeDate string) error {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
 	w("# Benchmark results\n\n")
-	w("Written by `bench/run` on %s. Machine: %s, %d logical CPUs, %s, %s/%s.\n\n", date, res.cpu, runtime.NumCPU(), goVersion(), runtime.GOOS, runtime.GOARCH)
+	w("Written by `bench/run` on %s. Machine: %s, %d logical CPUs, %s, %s/%s.\n\n", when.main, res.cpu, runtime.NumCPU(), goVersion(), runtime.GOOS, runtime.GOARCH)
 	w("Each library runs full requests through a Gin engine in process, on each database server: ")
 	var ran []srv
 	for _, s := range servers {
@@ -282,7 +283,15 @@ func run(rawPath, statPath, outPath, date, sizeDate string) error {
 	if err != nil {
 		return err
 	}
-	writeSizes(w, sizes, stats, sizeDate)
+	writeSizes(w, sizes, stats, when.size)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	cleanups, err := parseCleanup(f)
+	if err != nil {
+		return err
+	}
+	writeCleanup(w, cleanups, when.cleanup)
 
 	// Measurements this report does not make, each in a file of its own
 	// that a run keeps: they restart servers or run many clients at once.
@@ -391,28 +400,12 @@ func writeServer(w func(string, ...any), res *results, s srv) {
 		}
 		w("\n")
 	}
-
-	if why, failed := res.fails[key{name, "cleanup", "ginsession"}]; failed {
-		w("\n### Cleanup under load\n\nfails: %s\n", why)
-	} else if secs, ok := res.median(name, "cleanup", "ginsession", "cleanup-s"); ok {
-		rows, _ := res.median(name, "cleanup", "ginsession", "rows-deleted")
-		w("\n### Cleanup under load\n\n`Store.Cleanup` deleting %.0f expired rows in batches of 500 while four clients read and write live sessions (one request in four a write), against the same clients with no cleanup running. `BenchmarkCleanupUnderLoad`.\n\n", rows)
-		w("| | p50 | p99 |\n|---|---|---|\n")
-		for _, phase := range []string{"idle", "cleanup"} {
-			p50, _ := res.median(name, "cleanup", "ginsession", phase+"-p50-µs")
-			p99, _ := res.median(name, "cleanup", "ginsession", phase+"-p99-µs")
-			label := map[string]string{"idle": "requests, no cleanup", "cleanup": "requests during cleanup"}[phase]
-			w("| %s | %s | %s |\n", label, dur(p50*1000), dur(p99*1000))
-		}
-		w("\nThe cleanup took %.2f s.\n", secs)
-	}
 }
 
 // writeFailures lists the libraries that failed on the server: each with
 // the benchmarks it failed and each distinct reason.
 func writeFailures(w func(string, ...any), res *results, server string) {
 	groups := append(slices.Clone(scenarios), mixes...)
-	groups = append(groups, "cleanup")
 	var lines []string
 	for _, lib := range append([]string{"ginsession", "floor"}, peers...) {
 		var where, why []string

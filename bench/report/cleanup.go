@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// The cleanup goal: the clients' p99 while a cleanup runs within
+// cleanupFactor of their p99 without one, for each case, on a table of
+// cleanupGoalRows rows.
+const (
+	cleanupFactor   = 2.0
+	cleanupGoalRows = 10_000_000
+)
+
+// cleanupCases are BenchmarkCleanupUnderLoad's cases that delete, in its
+// order, with what each stands for.
+var cleanupCases = []struct{ name, what string }{
+	{"1%", "a site that cleans up as it should: about a quarter of an hour of expiries of a table that turns over in a day"},
+	{"49%", "a backlog: the rest of the expired half, as after a day without cleanup"},
+}
+
+var (
+	cleanupRE    = regexp.MustCompile(`^BenchmarkCleanupUnderLoad/server=([\w-]+)/expired=([\w%]+?)(?:-\d+)?$`)
+	cleanupTable = regexp.MustCompile(`cleanup table: server=([\w-]+) rows=(\d+) `)
+	cleanupBad   = regexp.MustCompile(`^\s*--- FAIL: (BenchmarkCleanupUnderLoad\S*)`)
+)
+
+// cleanupResults are BenchmarkCleanupUnderLoad's metrics, by server and
+// case, and each server's table size.
+type cleanupResults struct {
+	cpu     string
+	metrics map[[2]string]map[string][]float64
+	rows    map[string]int
+	failed  []string
+}
+
+func parseCleanup(r io.Reader) (*cleanupResults, error) {
+	res := &cleanupResults{metrics: map[[2]string]map[string][]float64{}, rows: map[string]int{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	cpu := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = strings.TrimSpace(c)
+			continue
+		}
+		if m := cleanupTable.FindStringSubmatch(line); m != nil {
+			res.rows[m[1]], _ = strconv.Atoi(m[2])
+			continue
+		}
+		if m := cleanupBad.FindStringSubmatch(line); m != nil {
+			res.failed = append(res.failed, m[1])
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		m := cleanupRE.FindStringSubmatch(f[0])
+		if m == nil {
+			continue
+		}
+		if res.cpu == "" {
+			res.cpu = cpu
+		}
+		k := [2]string{m[1], m[2]}
+		if res.metrics[k] == nil {
+			res.metrics[k] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", line, err)
+			}
+			res.metrics[k][f[i+1]] = append(res.metrics[k][f[i+1]], v)
+		}
+	}
+	return res, sc.Err()
+}
+
+func (r *cleanupResults) median(server, c, unit string) (float64, bool) {
+	return medianOf(r.metrics[[2]string{server, c}][unit])
+}
+
+// writeCleanup writes the "Cleanup under load" section, or nothing when the
+// raw output has no BenchmarkCleanupUnderLoad.
+func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
+	var ran []srv
+	for _, s := range servers {
+		if r.rows[s.name] > 0 {
+			ran = append(ran, s)
+		}
+	}
+	if len(ran) == 0 && len(r.failed) == 0 {
+		return
+	}
+	machine := ""
+	if r.cpu != "" {
+		machine = " Machine: " + r.cpu + "."
+	}
+	w("\n## Cleanup under load\n\nMeasured on %s.%s `BenchmarkCleanupUnderLoad` (`CLEANUP=1 bench/run`): `Store.Cleanup` on a session table of generated rows (`integration/sessionfill`, half of them expired, evenly over the day before), ", date, machine)
+	w("while four clients read and write live sessions through a Gin engine (one request in four a write, each client sending its next request as soon as the last one is answered, which keeps both cores busy), ")
+	w("against the same clients for 5 s with no cleanup running. On one table, in order: ")
+	for i, c := range cleanupCases {
+		w("a cleanup of %s of the table, %s; ", c.name, c.what)
+		if i == len(cleanupCases)-1 {
+			w("then a cleanup with nothing to delete, a hundred times. ")
+		}
+	}
+	w("The goal: on %s rows, the clients' p99 during each cleanup within %.0fx of their p99 without.\n\n", thousands(cleanupGoalRows), cleanupFactor)
+	var short []string
+	for _, s := range ran {
+		if r.rows[s.name] < cleanupGoalRows {
+			short = append(short, fmt.Sprintf("%s %s rows", s.title, thousands(r.rows[s.name])))
+		}
+	}
+	if len(short) > 0 {
+		w("**This run's tables are smaller than the goal's %s rows:** %s. The verdicts below are for the sizes run; `GINSESSION_BENCH_CLEANUP_ROWS` set the size.\n\n", thousands(cleanupGoalRows), strings.Join(short, "; "))
+	}
+	w("| server | rows | expired | deleted | took | rows/s | p50 without | p50 during | p99 without | p99 during | p99 during / without | within %.0fx |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", cleanupFactor)
+	for _, s := range ran {
+		for _, c := range cleanupCases {
+			secs, ok := r.median(s.name, c.name, "cleanup-s")
+			if !ok {
+				w("| %s | %s | %s | – | – | – | – | – | – | – | – | not measured |\n", s.title, thousands(r.rows[s.name]), c.name)
+				continue
+			}
+			get := func(unit string) float64 { v, _ := r.median(s.name, c.name, unit); return v }
+			idle, during := get("idle-p99-µs"), get("cleanup-p99-µs")
+			verdict := metYes
+			if idle <= 0 || during/idle > cleanupFactor {
+				verdict = metNo
+			}
+			w("| %s | %s | %s | %s | %.1f s | %s | %s | %s | %s | %s | %s | %s |\n", s.title, thousands(r.rows[s.name]), c.name,
+				thousands(int(get("rows-deleted"))), secs, thousands(int(get("rows/s"))),
+				dur(get("idle-p50-µs")*1000), dur(get("cleanup-p50-µs")*1000), dur(idle*1000), dur(during*1000), ratio(during, idle, idle > 0), verdict)
+		}
+	}
+	w("\nA cleanup with nothing to delete (median of a hundred): ")
+	var empty []string
+	for _, s := range ran {
+		if v, ok := r.median(s.name, "none", "empty-cleanup-µs"); ok {
+			empty = append(empty, fmt.Sprintf("%s %s", s.title, dur(v*1000)))
+		}
+	}
+	if len(empty) == 0 {
+		empty = []string{"not measured"}
+	}
+	w("%s.\n", strings.Join(empty, ", "))
+	if len(r.failed) > 0 {
+		w("\nFailed: %s (see raw.txt).\n", strings.Join(r.failed, ", "))
+	}
+}
