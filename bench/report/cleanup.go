@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"regexp"
@@ -27,7 +26,6 @@ var cleanupCases = []struct{ name, what string }{
 var (
 	cleanupRE    = regexp.MustCompile(`^BenchmarkCleanupUnderLoad/server=([\w-]+)/expired=([\w%]+?)(?:-\d+)?$`)
 	cleanupTable = regexp.MustCompile(`cleanup table: server=([\w-]+) rows=(\d+) `)
-	cleanupBad   = regexp.MustCompile(`^\s*--- FAIL: (BenchmarkCleanupUnderLoad\S*)`)
 )
 
 // cleanupResults are BenchmarkCleanupUnderLoad's metrics, by server and
@@ -41,47 +39,26 @@ type cleanupResults struct {
 
 func parseCleanup(r io.Reader) (*cleanupResults, error) {
 	res := &cleanupResults{metrics: map[[2]string]map[string][]float64{}, rows: map[string]int{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	cpu := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
-			cpu = strings.TrimSpace(c)
-			continue
-		}
-		if m := cleanupTable.FindStringSubmatch(line); m != nil {
-			res.rows[m[1]], _ = strconv.Atoi(m[2])
-			continue
-		}
-		if m := cleanupBad.FindStringSubmatch(line); m != nil {
-			res.failed = append(res.failed, m[1])
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 4 {
-			continue
-		}
-		m := cleanupRE.FindStringSubmatch(f[0])
-		if m == nil {
-			continue
-		}
-		if res.cpu == "" {
-			res.cpu = cpu
-		}
-		k := [2]string{m[1], m[2]}
-		if res.metrics[k] == nil {
-			res.metrics[k] = map[string][]float64{}
-		}
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return nil, fmt.Errorf("%q: %w", line, err)
+	var err error
+	res.cpu, res.failed, err = scanFamily(r, family{
+		prefix: "BenchmarkCleanupUnderLoad",
+		name:   cleanupRE,
+		log: func(line string) bool {
+			m := cleanupTable.FindStringSubmatch(line)
+			if m != nil {
+				res.rows[m[1]], _ = strconv.Atoi(m[2])
 			}
-			res.metrics[k][f[i+1]] = append(res.metrics[k][f[i+1]], v)
-		}
-	}
-	return res, sc.Err()
+			return m != nil
+		},
+		result: func(m []string, line string, f []string) error {
+			k := [2]string{m[1], m[2]}
+			if res.metrics[k] == nil {
+				res.metrics[k] = map[string][]float64{}
+			}
+			return eachMetric(line, f, func(unit string, v float64) { res.metrics[k][unit] = append(res.metrics[k][unit], v) })
+		},
+	})
+	return res, err
 }
 
 func (r *cleanupResults) median(server, c, unit string) (float64, bool) {
@@ -91,20 +68,11 @@ func (r *cleanupResults) median(server, c, unit string) (float64, bool) {
 // writeCleanup writes the "Cleanup under load" section, or nothing when the
 // raw output has no BenchmarkCleanupUnderLoad.
 func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
-	var ran []srv
-	for _, s := range servers {
-		if r.rows[s.name] > 0 {
-			ran = append(ran, s)
-		}
-	}
+	ran := serversWhere(func(s string) bool { return r.rows[s] > 0 })
 	if len(ran) == 0 && len(r.failed) == 0 {
 		return
 	}
-	machine := ""
-	if r.cpu != "" {
-		machine = " Machine: " + r.cpu + "."
-	}
-	w("\n## Cleanup under load\n\nMeasured on %s.%s `BenchmarkCleanupUnderLoad` (`CLEANUP=1 bench/run`): `Store.Cleanup` on a session table of generated rows (`integration/sessionfill`, half of them expired, evenly over the day before), ", date, machine)
+	w("\n## Cleanup under load\n\nMeasured on %s.%s `BenchmarkCleanupUnderLoad` (`CLEANUP=1 bench/run`): `Store.Cleanup` on a session table of generated rows (`integration/sessionfill`, half of them expired, evenly over the day before), ", date, machine(r.cpu))
 	w("while four clients read and write live sessions through a Gin engine (one request in four a write, each client sending its next request as soon as the last one is answered, which keeps both cores busy), ")
 	w("against the same clients for 5 s with no cleanup running. On one table, in order: ")
 	for i, c := range cleanupCases {

@@ -119,15 +119,76 @@ func parse(r io.Reader) (*results, error) {
 		if res.samples[k] == nil {
 			res.samples[k] = map[string][]float64{}
 		}
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return nil, fmt.Errorf("%q: %w", line, err)
-			}
-			res.samples[k][f[i+1]] = append(res.samples[k][f[i+1]], v)
+		if err := eachMetric(line, f, func(unit string, v float64) { res.samples[k][unit] = append(res.samples[k][unit], v) }); err != nil {
+			return nil, err
 		}
 	}
 	return res, sc.Err()
+}
+
+// A family is one benchmark's part of go test's output, which scanFamily
+// reads.
+type family struct {
+	// prefix starts the names of the benchmark and its sub-benchmarks.
+	prefix string
+	// name matches the benchmark's result names, its groups the sub-benchmarks.
+	name *regexp.Regexp
+	// log takes a log line of the benchmark's own, returning whether it was one.
+	log func(line string) bool
+	// result takes a result line: name's groups and every value by unit.
+	result func(m []string, line string, f []string) error
+}
+
+// scanFamily reads r for fam and returns the machine (the last "cpu:" line
+// before the first result) and the names of its benchmarks that failed.
+func scanFamily(r io.Reader, fam family) (cpu string, failed []string, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	last := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
+			last = strings.TrimSpace(c)
+			continue
+		}
+		if fam.log(line) {
+			continue
+		}
+		if m := failRE.FindStringSubmatch(line); m != nil {
+			if strings.HasPrefix(m[1], fam.prefix) {
+				failed = append(failed, m[1])
+			}
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		m := fam.name.FindStringSubmatch(f[0])
+		if m == nil {
+			continue
+		}
+		if cpu == "" {
+			cpu = last
+		}
+		if err := fam.result(m, line, f); err != nil {
+			return "", nil, err
+		}
+	}
+	return cpu, failed, sc.Err()
+}
+
+// eachMetric calls add with each value and unit of a result line, whose
+// fields are f: name, iterations, then value and unit pairs.
+func eachMetric(line string, f []string, add func(unit string, v float64)) error {
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return fmt.Errorf("%q: %w", line, err)
+		}
+		add(f[i+1], v)
+	}
+	return nil
 }
 
 // median of one metric of one benchmark; ok is false when it did not run.

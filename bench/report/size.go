@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"regexp"
@@ -34,21 +33,17 @@ var sizeOps = []struct{ name, what string }{
 var (
 	sizeRE  = regexp.MustCompile(`^BenchmarkTableSize/server=([\w-]+)/rows=(\d+)/op=([\w-]+?)(?:-\d+)?$`)
 	bytesRE = regexp.MustCompile(`table size: server=([\w-]+) rows=(\d+) .*?bytes a row: (\d+) in all(?:; (.*))?$`)
-	sizeBad = regexp.MustCompile(`^\s*--- FAIL: (BenchmarkTableSize\S*)`)
 	// tableRE is the benchmark's table name in an index's name.
 	tableRE = regexp.MustCompile(`bench_size_\d+_\d+_`)
 )
 
 // bytesNote explains MariaDB's bytes a row, written when it misses the goal.
-const bytesNote = "InnoDB's secondary indexes hold the primary key in every entry, and the key is `id`, a `char(64)`: " +
-	"64 bytes more in each of the three secondary indexes than PostgreSQL's, whose index entries point at the row in 6. " +
+const bytesNote = "InnoDB's secondary indexes hold the primary key in every entry, and the key is `id`, 64 ASCII characters: " +
+	"64 bytes in each entry of the three secondary indexes, where PostgreSQL's point at the row in 6. " +
 	"MariaDB has no partial indexes, so its `user_id` and `renewed_from` indexes hold every row, where PostgreSQL's leave out " +
 	"the anonymous and not-renewed ones (about 90% and 99.5% of the rows here: their indexes are a byte a row or less). " +
-	"And `renewed_from` is a `char(64)` too, 64 bytes in every row and every entry of its index though nearly all are empty. " +
-	"The way to the goal is in the schema (model.go), not in the statements: on a million rows filled as here (2026-12-05), " +
-	"`ALTER TABLE ... MODIFY renewed_from VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT ''` took the table from 588 bytes a row " +
-	"(rebuilt the same way without the change) to 454: 216 in the table and 238 in the secondary indexes, 1.28x of PostgreSQL's 354. " +
-	"`id` as 32 raw bytes would save another 32 in the row and in each index entry."
+	"A table created before `renewed_from` became a `VARCHAR(64)` keeps its `CHAR(64)`, 64 bytes more in the row and in its index " +
+	"(docs/table.md gives the ALTER). `id` as 32 raw bytes would save another 32 in the row and in each index entry."
 
 // sizeKey names one table: a server and its row count.
 type sizeKey struct {
@@ -70,54 +65,35 @@ type sizeResults struct {
 
 func parseSizes(r io.Reader) (*sizeResults, error) {
 	res := &sizeResults{ns: map[sizeKey]map[string][]float64{}, bytes: map[sizeKey]float64{}, parts: map[sizeKey]string{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	cpu := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
-			cpu = strings.TrimSpace(c)
-			continue
-		}
-		if m := bytesRE.FindStringSubmatch(line); m != nil {
+	var err error
+	res.cpu, res.failed, err = scanFamily(r, family{
+		prefix: "BenchmarkTableSize",
+		name:   sizeRE,
+		log: func(line string) bool {
+			m := bytesRE.FindStringSubmatch(line)
+			if m != nil {
+				rows, _ := strconv.Atoi(m[2])
+				total, _ := strconv.ParseFloat(m[3], 64)
+				k := sizeKey{m[1], rows}
+				res.bytes[k], res.parts[k] = total, m[4]
+			}
+			return m != nil
+		},
+		result: func(m []string, line string, f []string) error {
 			rows, _ := strconv.Atoi(m[2])
-			total, _ := strconv.ParseFloat(m[3], 64)
 			k := sizeKey{m[1], rows}
-			res.bytes[k], res.parts[k] = total, m[4]
-			continue
-		}
-		if m := sizeBad.FindStringSubmatch(line); m != nil {
-			res.failed = append(res.failed, m[1])
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 4 {
-			continue
-		}
-		m := sizeRE.FindStringSubmatch(f[0])
-		if m == nil {
-			continue
-		}
-		if res.cpu == "" {
-			res.cpu = cpu
-		}
-		rows, _ := strconv.Atoi(m[2])
-		k := sizeKey{m[1], rows}
-		for i := 2; i+1 < len(f); i += 2 {
-			if f[i+1] != "ns/op" {
-				continue
-			}
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return nil, fmt.Errorf("%q: %w", line, err)
-			}
-			if res.ns[k] == nil {
-				res.ns[k] = map[string][]float64{}
-			}
-			res.ns[k][m[3]] = append(res.ns[k][m[3]], v)
-		}
-	}
-	return res, sc.Err()
+			return eachMetric(line, f, func(unit string, v float64) {
+				if unit != "ns/op" {
+					return
+				}
+				if res.ns[k] == nil {
+					res.ns[k] = map[string][]float64{}
+				}
+				res.ns[k][m[3]] = append(res.ns[k][m[3]], v)
+			})
+		},
+	})
+	return res, err
 }
 
 // tables returns the row counts measured on server, smallest first.
@@ -148,20 +124,11 @@ func medianOf(v []float64) (float64, bool) {
 // writeSizes writes the "Table size" section, or nothing when the raw
 // output has no BenchmarkTableSize.
 func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string, date string) {
-	var ran []srv
-	for _, s := range servers {
-		if len(r.tables(s.name)) > 0 {
-			ran = append(ran, s)
-		}
-	}
+	ran := serversWhere(func(s string) bool { return len(r.tables(s)) > 0 })
 	if len(ran) == 0 && len(r.failed) == 0 {
 		return
 	}
-	machine := ""
-	if r.cpu != "" {
-		machine = " Machine: " + r.cpu + "."
-	}
-	w("\n## Table size\n\nMeasured on %s.%s `BenchmarkTableSize` (`SIZE=1 bench/run`): ginsession through a Gin engine on a session table of 10,000 generated rows and on a large one, ", date, machine)
+	w("\n## Table size\n\nMeasured on %s.%s `BenchmarkTableSize` (`SIZE=1 bench/run`): ginsession through a Gin engine on a session table of 10,000 generated rows and on a large one, ", date, machine(r.cpu))
 	w("the rows as a live site's look (`integration/sessionfill`: 5%% expired, 10%% signed in, some renewed, 5%% header sessions). ")
 	w("The goal: every operation on %s rows (%s on SQLite) within %.1fx of its time on 10,000; MariaDB's bytes a row within %.1fx of PostgreSQL's. ",
 		thousands(sizeGoalRows), thousands(sizeGoalLite), sizeFactor, bytesFactor)
@@ -260,6 +227,26 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 			w("\n#### benchstat, %s\n\n```\n%s```\n", s.title, text)
 		}
 	}
+}
+
+// serversWhere returns the servers, in the report's order, for which has
+// is true of their name.
+func serversWhere(has func(string) bool) []srv {
+	var out []srv
+	for _, s := range servers {
+		if has(s.name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// machine is " Machine: cpu.", or "" when the output named none.
+func machine(cpu string) string {
+	if cpu == "" {
+		return ""
+	}
+	return " Machine: " + cpu + "."
 }
 
 // thousands writes n with commas: 10,000,000.
