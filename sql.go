@@ -156,12 +156,13 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	// bare LIMIT lets PostgreSQL pick a sequential scan that it expects to
 	// stop early (and that, batch after batch, rereads the dead rows the
 	// batches before it left). With nothing expired it is one index probe.
+	// The second bound is where the walk starts: see Store.Cleanup.
 	limit := strconv.Itoa(st.cleanupBatch())
-	batch := "SELECT id FROM " + table + " WHERE expires_at <= ? ORDER BY expires_at LIMIT " + limit
+	batch := "SELECT id FROM " + table + " WHERE expires_at <= ? AND expires_at >= ? ORDER BY expires_at LIMIT " + limit
 	switch st.db.Dialector.Name() {
 	case "mysql":
 		// MySQL refuses LIMIT inside an IN subquery but allows it on DELETE.
-		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE expires_at <= ? ORDER BY expires_at LIMIT " + limit
+		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE expires_at <= ? AND expires_at >= ? ORDER BY expires_at LIMIT " + limit
 	case "postgres":
 		// As an array, the batch's IDs are one value that the primary key
 		// is probed with: an IN subquery is a join, which on a table of
@@ -170,8 +171,11 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		// request moved meanwhile (an instance whose clock lags) is
 		// checked again and left alone, where the DELETE by ID alone would
 		// take it; and several instances cleaning up at once take
-		// different batches (SKIP LOCKED) instead of the same one.
-		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id = ANY (ARRAY(" + batch + " FOR UPDATE SKIP LOCKED))"
+		// different batches (SKIP LOCKED) instead of the same one. It
+		// answers how many it deleted and the latest expiry among them,
+		// where the next batch starts.
+		q[sDeleteExpired] = "WITH d AS (DELETE FROM " + table + " WHERE id = ANY (ARRAY(" + batch + " FOR UPDATE SKIP LOCKED)) RETURNING expires_at)" +
+			" SELECT count(*), max(expires_at) FROM d"
 	default:
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (" + batch + ")"
 	}

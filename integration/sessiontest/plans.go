@@ -116,7 +116,12 @@ func RunPlans(t *testing.T, open Opener, rows int) {
 			// The cleanup that finds nothing, as most do: one probe of the
 			// expiry index.
 			t.Run(s.Name+"/nothing_expired", func(t *testing.T) {
-				check(t, s.Name+" (nothing expired)", s.Text, []any{now.Add(-48 * time.Hour)})
+				check(t, s.Name+" (nothing expired)", s.Text, []any{now.Add(-48 * time.Hour), time.Unix(0, 0).UTC()})
+			})
+			// A later batch of a backlog, which starts where the last
+			// one ended.
+			t.Run(s.Name+"/resumed", func(t *testing.T) {
+				check(t, s.Name+" (resumed)", s.Text, []any{now, now.Add(-12 * time.Hour)})
 			})
 		}
 	}
@@ -219,7 +224,7 @@ func planArgs(name string, v planValues) ([]any, bool) {
 	case name == "destroyOthers":
 		return []any{v.userID, v.userSess, v.userSess, v.userID, now}, true
 	case name == "deleteExpired":
-		return []any{now}, true
+		return []any{now, time.Unix(0, 0).UTC()}, true
 	case name == "endRenewal":
 		return []any{v.renewedTo}, true
 	case name == "touch":
