@@ -127,7 +127,8 @@ func (st *Store) handle(c *gin.Context, api bool) {
 	}
 	s.w.ResponseWriter, s.w.s = c.Writer, s
 	s.ctx = sessionContext{Context: c.Request.Context(), s: s}
-	c.Request = c.Request.WithContext(&s.ctx)
+	s.inner = *c.Request.WithContext(&s.ctx) // the copy WithContext makes stays on the stack
+	c.Request = &s.inner
 	c.Writer = &s.w
 
 	finished := false

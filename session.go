@@ -25,6 +25,10 @@ type Session struct {
 	req   *http.Request // the request as it reached the middleware
 	w     writer
 	ctx   sessionContext
+	// inner is the request the chain sees, req with ctx for its context:
+	// kept here so that the session, its writer, its context and its
+	// request are one allocation.
+	inner http.Request
 	// baseHeader is what the response headers held before the chain ran,
 	// restored under an error response; nil when they were empty.
 	baseHeader http.Header
