@@ -499,8 +499,9 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 	}
 	// Saves of one session take turns within this process, so they retry
 	// at most once; the row's version still guards against other processes.
-	unlock := st.locks.lock(s.id)
-	defer unlock()
+	lockID := s.id // s.id changes with a renewal
+	l := st.locks.lock(lockID)
+	defer st.locks.unlock(lockID, l)
 	c := s.clientInfo()
 	for attempt := 1; ; attempt++ {
 		data, err := s.encodeRecord(id)

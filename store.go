@@ -157,8 +157,9 @@ type keyedLock struct {
 	users int
 }
 
-// lock locks key and returns its unlock.
-func (k *keyedLocks) lock(key string) (unlock func()) {
+// lock locks key and returns its lock, for unlock: a closure to unlock it
+// would be an allocation per save.
+func (k *keyedLocks) lock(key string) *keyedLock {
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = map[string]*keyedLock{}
@@ -171,12 +172,15 @@ func (k *keyedLocks) lock(key string) (unlock func()) {
 	l.users++
 	k.mu.Unlock()
 	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
+	return l
+}
+
+// unlock unlocks l, which lock(key) returned.
+func (k *keyedLocks) unlock(key string, l *keyedLock) {
+	l.Unlock()
+	k.mu.Lock()
+	if l.users--; l.users == 0 {
+		delete(k.m, key)
 	}
+	k.mu.Unlock()
 }
