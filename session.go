@@ -121,6 +121,13 @@ func Get[T any](s *Session, key string) (T, bool) {
 			return v, true
 		}
 	}
+	return decode[T](s, raw)
+}
+
+// decode is Get's decoder for what its fast path leaves. Apart, so that
+// Get's own variable does not escape to the heap through Unmarshal.
+func decode[T any](s *Session, raw rawValue) (T, bool) {
+	var v T
 	if s.store.jsonCodec && !fitsJSON(reflect.TypeFor[T](), raw) {
 		return v, false
 	}
