@@ -41,7 +41,7 @@ func (s *Session) writeHeaders(h http.Header) {
 }
 
 // addHeader is h.Add for a canonical key. A key's first value goes into the
-// session's own headerVals (while they last) rather than into a slice of
+// session state's headerVals (while they last) rather than into a slice of
 // its own, one allocation fewer for each; the slice's capacity ends at its
 // one value, so that an append to it later copies.
 func (s *Session) addHeader(h http.Header, key, value string) {
@@ -55,11 +55,11 @@ func (s *Session) addHeader(h http.Header, key, value string) {
 // setHeader is h.Set for a canonical key, with the value held as addHeader
 // holds it. A slot of headerVals is used once, never handed out again.
 func (s *Session) setHeader(h http.Header, key, value string) {
-	i := int(s.nHeaderVals)
-	if i == len(s.headerVals) {
+	if s.state == nil || s.nHeaderVals == len(s.headerVals) {
 		h[key] = []string{value}
 		return
 	}
+	i := s.nHeaderVals
 	s.headerVals[i] = value
 	s.nHeaderVals++
 	h[key] = s.headerVals[i : i+1 : i+1]

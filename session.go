@@ -29,9 +29,6 @@ type Session struct {
 	// kept here so that the session, its writer, its context and its
 	// request are one allocation.
 	inner http.Request
-	// headerVals hold the response header values the session writes (Vary,
-	// Cache-Control, Set-Cookie), nHeaderVals of them used: see addHeader.
-	headerVals [3]string
 	// baseHeader is what the response headers held before the chain ran,
 	// restored under an error response; nil when they were empty.
 	baseHeader http.Header
@@ -40,7 +37,6 @@ type Session struct {
 	// true for a header request (see lifecycle.go). kindPending: whether
 	// the route runs APIHandler is still to be looked at (resolveKind).
 	header, kindPending bool
-	nHeaderVals         uint8
 
 	mu sync.Mutex
 	// state is made on first use, so that a request that never touches its
@@ -57,7 +53,6 @@ type Session struct {
 	ended       bool // the middleware returned: touch nothing
 	route       string
 	abort       atomic.Bool // failed: the chain is to stop
-	pending     []Event     // committed changes not yet told to WithEvents
 }
 
 // destroyed is a row Destroy took: its ID, and the kind of request that
