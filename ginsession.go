@@ -147,6 +147,18 @@ func (st *Store) handle(c *gin.Context, api bool) {
 	c.Next()
 	finished = true
 
+	s.mu.Lock()
+	untouched := s.state == nil && s.err == nil
+	if untouched {
+		// Never used: there is nothing to save, no cookie or Vary to send
+		// and no renewal to end, so one look under the lock does.
+		s.ended = true
+	}
+	s.mu.Unlock()
+	if untouched {
+		c.Writer = s.w.ResponseWriter
+		return
+	}
 	if s.w.state.Load() == headersOpen {
 		// The handler wrote nothing (or only a status): Gin sends the
 		// headers after this returns, so commit now.
