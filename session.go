@@ -165,7 +165,7 @@ func (s *Session) Set(key string, value any) {
 	if !s.writable("Set") {
 		return
 	}
-	if s.contents.set(key, raw) {
+	if s.contents.set(key, raw, s.exists) {
 		s.dirty = true
 	}
 }
