@@ -150,6 +150,10 @@ func (st *Store) maybeCleanup() {
 type keyedLocks struct {
 	mu sync.Mutex
 	m  map[string]*keyedLock
+	// spare is a lock no key uses any more, for the next key: one save
+	// after another then allocates none. A lock is spare only once its
+	// last user is gone (users 0, out of m), so no one else can hold it.
+	spare *keyedLock
 }
 
 type keyedLock struct {
@@ -166,7 +170,9 @@ func (k *keyedLocks) lock(key string) *keyedLock {
 	}
 	l := k.m[key]
 	if l == nil {
-		l = &keyedLock{}
+		if l, k.spare = k.spare, nil; l == nil {
+			l = &keyedLock{}
+		}
 		k.m[key] = l
 	}
 	l.users++
@@ -181,6 +187,7 @@ func (k *keyedLocks) unlock(key string, l *keyedLock) {
 	k.mu.Lock()
 	if l.users--; l.users == 0 {
 		delete(k.m, key)
+		k.spare = l
 	}
 	k.mu.Unlock()
 }
