@@ -10,12 +10,17 @@ import (
 // to or how it expires: identity and lifetime change apart.
 
 // set records raw under key. It reports whether the value changed, and so
-// is worth a write.
-func (c *contents) set(key string, raw rawValue) bool {
-	if c.sets == nil {
-		c.sets = map[string]rawValue{}
+// is worth a write. stored tells whether the session has a row: only then
+// can a concurrent writer save first, and the change need be kept apart to
+// be re-applied (a new row's ID is new, and its save an insert); a map
+// less for a new session.
+func (c *contents) set(key string, raw rawValue, stored bool) bool {
+	if stored {
+		if c.sets == nil {
+			c.sets = map[string]rawValue{}
+		}
+		c.sets[key] = raw // re-applied if a concurrent writer saves first
 	}
-	c.sets[key] = raw // re-applied if a concurrent writer saves first
 	delete(c.deletes, key)
 	if old, ok := c.values[key]; ok && bytes.Equal(old, raw) {
 		return false

@@ -16,17 +16,17 @@ func (s *Session) writeHeaders(h http.Header) {
 	if s.issued && h.Get("Cache-Control") == "" {
 		// The body holds a token: no cache may keep it for the next
 		// client, whose request looks the same.
-		h.Set("Cache-Control", "no-store")
+		s.setHeader(h, "Cache-Control", "no-store")
 	}
 	if s.state == nil {
 		return // failed before its first use (a Set of a value that cannot be encoded)
 	}
 	if s.header {
-		h.Add("Vary", s.store.tokenHeaderKey)
+		s.addHeader(h, "Vary", s.store.tokenHeaderKey)
 		s.cookie = cookieKeep
 		return
 	}
-	h.Add("Vary", "Cookie")
+	s.addHeader(h, "Vary", "Cookie")
 	s.writeCSRFCookie(h)
 	if s.cookie == cookieKeep {
 		return
@@ -34,10 +34,35 @@ func (s *Session) writeHeaders(h http.Header) {
 	// Vary: Cookie cannot tell two cookieless visitors apart, so a shared
 	// cache must not keep a response that hands one of them a session.
 	if h.Get("Cache-Control") == "" {
-		h.Set("Cache-Control", "private")
+		s.setHeader(h, "Cache-Control", "private")
 	}
-	h.Add("Set-Cookie", s.setCookie())
+	s.addHeader(h, "Set-Cookie", s.setCookie())
 	s.cookie = cookieKeep
+}
+
+// addHeader is h.Add for a canonical key. A key's first value goes into the
+// session state's headerVals (while they last) rather than into a slice of
+// its own, one allocation fewer for each; the slice's capacity ends at its
+// one value, so that an append to it later copies.
+func (s *Session) addHeader(h http.Header, key, value string) {
+	if old := h[key]; len(old) > 0 {
+		h[key] = append(old, value)
+		return
+	}
+	s.setHeader(h, key, value)
+}
+
+// setHeader is h.Set for a canonical key, with the value held as addHeader
+// holds it. A slot of headerVals is used once, never handed out again.
+func (s *Session) setHeader(h http.Header, key, value string) {
+	if s.state == nil || s.nHeaderVals == len(s.headerVals) {
+		h[key] = []string{value}
+		return
+	}
+	i := s.nHeaderVals
+	s.headerVals[i] = value
+	s.nHeaderVals++
+	h[key] = s.headerVals[i : i+1 : i+1]
 }
 
 // setCookie is the Set-Cookie line for the cookie operation due.

@@ -150,12 +150,12 @@ func (s *Session) writeCSRFCookie(h http.Header) {
 	case s.csrf.set:
 		ck := s.store.cookie(s.req.TLS != nil)
 		ck.Name, ck.Value = s.store.csrfCookieName(), s.csrf.token
-		h.Add("Set-Cookie", ck.String())
+		s.addHeader(h, "Set-Cookie", ck.String())
 		s.csrf.set = false
 	case s.csrf.token != "" && s.exists && s.userID != "":
 		ck := s.store.cookie(s.req.TLS != nil)
 		ck.Name, ck.MaxAge = s.store.csrfCookieName(), -1
-		h.Add("Set-Cookie", ck.String())
+		s.addHeader(h, "Set-Cookie", ck.String())
 		s.csrf.token = ""
 	}
 }

@@ -115,7 +115,7 @@ func (st *Store) ReadSession(ctx context.Context, token string) (*Session, error
 				st.cfg.logger.WarnContext(ctx, "session data cannot be decoded; reading it as a new session", "error", err)
 			} else {
 				s.id, s.token, s.header = id, token, m.pol.flags&flagHeader != 0
-				s.adopt(m, rec, now)
+				s.adopt(&m, rec, now)
 				s.touch, s.seen = false, false
 			}
 		}

@@ -3,7 +3,9 @@ package ginsession
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -109,6 +111,53 @@ func TestGORMLoggerWarnsOfSlowSessionStatementsAtTheAppsLevel(t *testing.T) {
 		assert.Equal(t, tc.want, strings.Contains(out, "SLOW SQL") && strings.Contains(out, "gin_sessions"),
 			"level %d: %q", tc.level, out)
 	}
+}
+
+func TestSilentGORMLoggersAreNotHandedStatementsAndOthersAre(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		l      logger.Interface
+		silent bool
+	}{
+		{"Discard", logger.Discard, true},
+		{"Default at Silent", logger.Default.LogMode(logger.Silent), true},
+		{"Default", logger.Default, false},
+		{"Default at Error", logger.Default.LogMode(logger.Error), false},
+		{"Default at Info", logger.Default.LogMode(logger.Info), false},
+		{"an app's logger around Discard", &traceLogger{Interface: logger.Discard}, false},
+		{"slog", logger.NewSlogLogger(slog.New(slog.DiscardHandler), logger.Config{}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &runner{}
+			assert.Equal(t, tc.silent, r.silent(tc.l))
+			assert.Equal(t, tc.silent, r.silent(tc.l), "asked again, from the kept verdict")
+			if tc.silent {
+				// What skipping relies on: GORM's logger at this level
+				// never reads the statement, not even a failed, slow one.
+				asked := false
+				tc.l.Trace(context.Background(), time.Now().Add(-time.Hour), func() (string, int64) {
+					asked = true
+					return "", 0
+				}, errors.New("failed"))
+				assert.False(t, asked)
+			}
+		})
+	}
+
+	r := &runner{}
+	require.True(t, r.silent(logger.Discard))
+	assert.False(t, r.silent(logger.Default), "a swapped logger is looked at afresh")
+	assert.True(t, r.silent(logger.Discard))
+}
+
+func TestTracingToASilentGORMLoggerAllocatesNothing(t *testing.T) {
+	r := &runner{db: &gorm.DB{Config: &gorm.Config{Logger: logger.Discard}}}
+	args := []any{"id", time.Now()}
+	begin := time.Now()
+	allocs := testing.AllocsPerRun(100, func() {
+		r.trace(context.Background(), begin, "SELECT ?", args, 1, nil)
+	})
+	assert.Zero(t, allocs)
 }
 
 type lockedWriter struct {

@@ -135,7 +135,8 @@ func (s *sealer) unseal(id string, data []byte) ([]byte, error) {
 	return s.open(id, data)
 }
 
-// encodeData is what the row id's data column holds for r.
+// encodeData is what the row id's data column holds for r, in a slice of
+// its own that nothing else holds (encodeRecord relies on it).
 func (st *Store) encodeData(id string, r *record) ([]byte, error) {
 	data, err := encodeRecord(st.cfg.codec, r)
 	if err != nil || st.sealer == nil {

@@ -91,8 +91,10 @@ func (s *Session) flush() {
 		return
 	}
 	s.mu.Lock()
-	pending := s.pending
-	s.pending = nil
+	var pending []Event
+	if s.state != nil { // only a used session has anything to tell
+		pending, s.pending = s.pending, nil
+	}
 	s.mu.Unlock()
 	for _, e := range pending {
 		s.store.cfg.events(s.ctx.Context, e)

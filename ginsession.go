@@ -127,7 +127,8 @@ func (st *Store) handle(c *gin.Context, api bool) {
 	}
 	s.w.ResponseWriter, s.w.s = c.Writer, s
 	s.ctx = sessionContext{Context: c.Request.Context(), s: s}
-	c.Request = c.Request.WithContext(&s.ctx)
+	s.inner = *c.Request.WithContext(&s.ctx) // the copy WithContext makes stays on the stack
+	c.Request = &s.inner
 	c.Writer = &s.w
 
 	finished := false
@@ -146,6 +147,18 @@ func (st *Store) handle(c *gin.Context, api bool) {
 	c.Next()
 	finished = true
 
+	s.mu.Lock()
+	untouched := s.state == nil && s.err == nil
+	if untouched {
+		// Never used: there is nothing to save, no cookie or Vary to send
+		// and no renewal to end, so one look under the lock does.
+		s.ended = true
+	}
+	s.mu.Unlock()
+	if untouched {
+		c.Writer = s.w.ResponseWriter
+		return
+	}
 	if s.w.state.Load() == headersOpen {
 		// The handler wrote nothing (or only a status): Gin sends the
 		// headers after this returns, so commit now.

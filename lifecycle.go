@@ -98,6 +98,16 @@ type state struct {
 
 	dirty  bool // something this request changed must be saved
 	reseal bool // the row was sealed by an older key, or not at all
+
+	pending []Event // committed changes not yet told to WithEvents
+	// headerVals hold the response header values the session writes (Vary,
+	// Cache-Control, Set-Cookie), nHeaderVals of them used: see addHeader.
+	headerVals  [3]string
+	nHeaderVals int
+
+	// buf is what the load reads into, when the request brought a token
+	// (see newState); its scan targets live on the heap in any case.
+	buf *loadBuf
 }
 
 // identity is which row the session is and what this request does to it.

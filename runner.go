@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	gormlogger "gorm.io/gorm/logger"
 )
 
 // A runner runs the store's statements. It picks, once, the cheapest way
@@ -47,6 +49,8 @@ type runner struct {
 	bind    func(string) string
 	cur     atomic.Pointer[generation]
 	mu      sync.Mutex // serializes refresh
+	// lastLogger is the verdict of silent on the last logger it saw.
+	lastLogger atomic.Pointer[loggerVerdict]
 }
 
 // A generation is the statements' text and prepared statements until the
@@ -389,7 +393,40 @@ func (r *runner) bounded(ctx context.Context, op func(context.Context) (int64, e
 // trace tells the app's GORM logger about a statement, as GORM would: its
 // level decides what is printed (slow statements, errors, or everything).
 func (r *runner) trace(ctx context.Context, begin time.Time, text string, args []any, n int64, err error) {
-	r.db.Logger.Trace(ctx, begin, func() (string, int64) {
+	l := r.db.Logger
+	if r.silent(l) {
+		return // the closure below is an allocation per statement
+	}
+	l.Trace(ctx, begin, func() (string, int64) {
 		return r.db.Dialector.Explain(text, args...), n
 	}, err)
+}
+
+// loggerVerdict is whether a logger is silent (see runner.silent).
+type loggerVerdict struct {
+	l      gormlogger.Interface
+	silent bool
+}
+
+// silent reports whether l is GORM's own logger at level Silent or below
+// (logger.Discard among them), whose Trace returns before it looks at
+// anything. The verdict for the last logger asked about is kept: the app
+// may swap the *gorm.DB's logger at any time, and a look costs reflection.
+// Only pointers are kept, since comparing them cannot panic; any logger
+// that is not GORM's is traced.
+func (r *runner) silent(l gormlogger.Interface) bool {
+	if v := r.lastLogger.Load(); v != nil && v.l == l {
+		return v.silent
+	}
+	rv := reflect.ValueOf(l)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	v := &loggerVerdict{l: l}
+	if t := rv.Type().Elem(); t.PkgPath() == "gorm.io/gorm/logger" && t.Name() == "logger" {
+		level := rv.Elem().FieldByName("LogLevel")
+		v.silent = level.IsValid() && level.Kind() == reflect.Int && gormlogger.LogLevel(level.Int()) <= gormlogger.Silent
+	}
+	r.lastLogger.Store(v)
+	return v.silent
 }

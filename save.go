@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gin-gonic/gin"
 )
@@ -163,7 +164,7 @@ func (st *Store) headerToken(r *http.Request) (string, bool) {
 // load reads the session on first use. The caller holds s.mu.
 func (s *Session) load() {
 	if s.state == nil {
-		s.state = new(state)
+		s.state = s.newState()
 	}
 	if s.loaded || !s.usable("load") {
 		return
@@ -177,13 +178,17 @@ func (s *Session) load() {
 	ids := c.ids[:c.n]
 	st := s.store
 	now := st.cfg.now().UTC()
-	var m row
+	b := s.buf
+	if b == nil {
+		b = new(loadBuf)
+	}
+	m := &b.row
 	var found bool
 	var err error
 	if c.n == 1 {
-		m, found, err = st.load(s.ctx.Context, c.ids[0], now)
+		found, err = st.loadInto(s.ctx.Context, b, c.ids[0], now)
 	} else {
-		m, found, err = st.loadAny(s.ctx.Context, slices.Clone(ids), now, s.header)
+		*m, found, err = st.loadAny(s.ctx.Context, slices.Clone(ids), now, s.header)
 	}
 	if err != nil {
 		s.fail(fmt.Errorf("%w: %w", ErrLoad, err))
@@ -211,8 +216,23 @@ func (s *Session) load() {
 	s.reseal = st.sealer != nil && st.sealer.stale(m.data)
 }
 
+// newState makes the session's state on its first use. A request that
+// brings a cookie or a token gets room for the row its load reads in the
+// same allocation: one allocation, where the row alone would be another.
+func (s *Session) newState() *state {
+	if !s.header && len(s.req.Header["Cookie"]) == 0 {
+		return new(state)
+	}
+	withBuf := new(struct {
+		state
+		buf loadBuf
+	})
+	withBuf.state.buf = &withBuf.buf
+	return &withBuf.state
+}
+
 // adopt takes m as the stored state of the session.
-func (s *Session) adopt(m row, rec record, now time.Time) {
+func (s *Session) adopt(m *row, rec record, now time.Time) {
 	s.exists = true
 	s.version = m.version
 	s.start = m.start
@@ -254,7 +274,7 @@ func truncate(s string, n int) string {
 func (s *Session) rebase(m row, rec record, now time.Time) {
 	rec = s.contents.rebase(rec)
 	userID, pol := s.userID, s.pol
-	s.adopt(m, rec, now)
+	s.adopt(&m, rec, now)
 	if s.userIDSet {
 		s.userID = userID
 	}
@@ -413,7 +433,12 @@ func (st *Store) encodeRecord(id string, rec *record) (string, error) {
 	if !utf8.Valid(data) {
 		return "", fmt.Errorf("%w: the codec's output is not valid UTF-8", ErrEncode)
 	}
-	return string(data), nil
+	// data is ours alone: encodeData builds it afresh (appendJSONRecord on a
+	// new slice, or seal's new output; a codec's own output is only copied
+	// from) and nothing else keeps it, so the string can take its bytes
+	// rather than copy them, an allocation and a copy of the session saved
+	// on every write.
+	return unsafe.String(unsafe.SliceData(data), len(data)), nil
 }
 
 func (s *Session) insert(ctx context.Context, now time.Time) error {
@@ -480,8 +505,9 @@ func (s *Session) update(ctx context.Context, now time.Time, renew, open bool) e
 	}
 	// Saves of one session take turns within this process, so they retry
 	// at most once; the row's version still guards against other processes.
-	unlock := st.locks.lock(s.id)
-	defer unlock()
+	lockID := s.id // s.id changes with a renewal
+	l := st.locks.lock(lockID)
+	defer st.locks.unlock(lockID, l)
 	c := s.clientInfo()
 	for attempt := 1; ; attempt++ {
 		data, err := s.encodeRecord(id)

@@ -25,6 +25,10 @@ type Session struct {
 	req   *http.Request // the request as it reached the middleware
 	w     writer
 	ctx   sessionContext
+	// inner is the request the chain sees, req with ctx for its context:
+	// kept here so that the session, its writer, its context and its
+	// request are one allocation.
+	inner http.Request
 	// baseHeader is what the response headers held before the chain ran,
 	// restored under an error response; nil when they were empty.
 	baseHeader http.Header
@@ -49,7 +53,6 @@ type Session struct {
 	ended       bool // the middleware returned: touch nothing
 	route       string
 	abort       atomic.Bool // failed: the chain is to stop
-	pending     []Event     // committed changes not yet told to WithEvents
 }
 
 // destroyed is a row Destroy took: its ID, and the kind of request that
@@ -113,6 +116,13 @@ func Get[T any](s *Session, key string) (T, bool) {
 			return v, true
 		}
 	}
+	return decode[T](s, raw)
+}
+
+// decode is Get's decoder for what its fast path leaves. Apart, so that
+// Get's own variable does not escape to the heap through Unmarshal.
+func decode[T any](s *Session, raw rawValue) (T, bool) {
+	var v T
 	if s.store.jsonCodec && !fitsJSON(reflect.TypeFor[T](), raw) {
 		return v, false
 	}
@@ -155,7 +165,7 @@ func (s *Session) Set(key string, value any) {
 	if !s.writable("Set") {
 		return
 	}
-	if s.contents.set(key, raw) {
+	if s.contents.set(key, raw, s.exists) {
 		s.dirty = true
 	}
 }

@@ -265,22 +265,38 @@ func (st *Store) scanRow(rows *sql.Rows, r *row, withID bool) error {
 
 // load reads the live row id. found is false when there is none or it has
 // expired.
-func (st *Store) load(ctx context.Context, id string, now time.Time) (r row, found bool, err error) {
-	err = st.run.query(ctx, sLoad, []any{id, now}, func(rows *sql.Rows) (int64, error) {
-		r, found = row{id: id}, false
-		if !rows.Next() {
-			return 0, nil
-		}
-		if err := st.scanRow(rows, &r, false); err != nil {
-			return 1, err
-		}
-		found = st.live(&r, now)
-		return 1, nil
-	})
+func (st *Store) load(ctx context.Context, id string, now time.Time) (row, bool, error) {
+	b := new(loadBuf)
+	found, err := st.loadInto(ctx, b, id, now)
 	if err != nil || !found {
 		return row{}, false, err
 	}
-	return r, true, nil
+	return b.row, true, nil
+}
+
+// A loadBuf is what reading a row needs on the heap: the row, whose fields
+// are the scan targets, and the statement's arguments. A request keeps one
+// in its session's state, so that its read allocates neither.
+type loadBuf struct {
+	row  row
+	args [2]any
+}
+
+// loadInto is load into b.row, which holds the row only when found.
+func (st *Store) loadInto(ctx context.Context, b *loadBuf, id string, now time.Time) (found bool, err error) {
+	b.args = [2]any{id, now}
+	err = st.run.query(ctx, sLoad, b.args[:], func(rows *sql.Rows) (int64, error) {
+		b.row, found = row{id: id}, false
+		if !rows.Next() {
+			return 0, nil
+		}
+		if err := st.scanRow(rows, &b.row, false); err != nil {
+			return 1, err
+		}
+		found = st.live(&b.row, now)
+		return 1, nil
+	})
+	return found && err == nil, err
 }
 
 // live reports whether r's absolute deadline is still ahead: its expiry
@@ -326,9 +342,36 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time, heade
 }
 
 func (st *Store) insert(ctx context.Context, m *Model) error {
-	_, err := st.run.exec(ctx, sInsert, m.ID, m.Data, m.UserID, m.ExpiresAt, m.CreatedAt, m.UpdatedAt,
-		m.LastSeenAt, m.UserAgent, m.ClientIP, m.Version, m.SignedInAt, m.IdleTimeout, m.Deadline, m.Flags)
+	t := newTimeArgs(m.CreatedAt)
+	_, err := st.run.exec(ctx, sInsert, m.ID, m.Data, m.UserID, t.of(m.ExpiresAt), t.now, t.of(m.UpdatedAt),
+		t.null(m.LastSeenAt), m.UserAgent, m.ClientIP, m.Version, t.null(m.SignedInAt), m.IdleTimeout, t.null(m.Deadline), m.Flags)
 	return err
+}
+
+// timeArgs passes a statement's times as arguments. Each time boxed into an
+// argument is an allocation of its own, and a save writes the same time
+// (its now) into several columns: that one is boxed once and shared. A
+// valid sql.NullTime goes as its time and an invalid one as nil, which is
+// what its Value gives the driver, without boxing the NullTime first.
+type timeArgs struct {
+	t   time.Time
+	now any // t, boxed
+}
+
+func newTimeArgs(now time.Time) timeArgs { return timeArgs{t: now, now: now} }
+
+func (a timeArgs) of(t time.Time) any {
+	if t == a.t { // the same instant, location and monotonic reading
+		return a.now
+	}
+	return t
+}
+
+func (a timeArgs) null(t sql.NullTime) any {
+	if !t.Valid {
+		return nil
+	}
+	return a.of(t.Time)
 }
 
 // update writes m over the live row with ID from, if that row is still at
@@ -336,19 +379,20 @@ func (st *Store) insert(ctx context.Context, m *Model) error {
 // those that cols names. It reports false when another request got there
 // first.
 func (st *Store) update(ctx context.Context, from string, m *Model, cols int, now time.Time) (bool, error) {
+	t := newTimeArgs(now)
 	args := make([]any, 0, 17)
-	args = append(args, m.Data, m.UpdatedAt, m.Version, m.LastSeenAt)
+	args = append(args, m.Data, t.of(m.UpdatedAt), m.Version, t.null(m.LastSeenAt))
 	args = st.withClient(args, clientInfo{m.UserAgent, m.ClientIP})
 	if cols&updateID != 0 {
-		args = append(args, m.ID, m.RenewedFrom, m.RenewedAt)
+		args = append(args, m.ID, m.RenewedFrom, t.null(m.RenewedAt))
 	}
 	if cols&updateUser != 0 {
-		args = append(args, m.UserID, m.SignedInAt)
+		args = append(args, m.UserID, t.null(m.SignedInAt))
 	}
 	if cols&updateExpiry != 0 {
-		args = append(args, m.ExpiresAt, m.IdleTimeout, m.Deadline, m.Flags)
+		args = append(args, t.of(m.ExpiresAt), m.IdleTimeout, t.null(m.Deadline), m.Flags)
 	}
-	args = append(args, from, m.Version-1, now)
+	args = append(args, from, m.Version-1, t.now)
 	n, err := st.run.exec(ctx, sUpdate+stmtID(cols), args...)
 	return n == 1, err
 }

@@ -226,6 +226,10 @@ func (st *Store) maybeCleanup() {
 type keyedLocks struct {
 	mu sync.Mutex
 	m  map[string]*keyedLock
+	// spare is a lock no key uses any more, for the next key: one save
+	// after another then allocates none. A lock is spare only once its
+	// last user is gone (users 0, out of m), so no one else can hold it.
+	spare *keyedLock
 }
 
 type keyedLock struct {
@@ -233,26 +237,33 @@ type keyedLock struct {
 	users int
 }
 
-// lock locks key and returns its unlock.
-func (k *keyedLocks) lock(key string) (unlock func()) {
+// lock locks key and returns its lock, for unlock: a closure to unlock it
+// would be an allocation per save.
+func (k *keyedLocks) lock(key string) *keyedLock {
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = map[string]*keyedLock{}
 	}
 	l := k.m[key]
 	if l == nil {
-		l = &keyedLock{}
+		if l, k.spare = k.spare, nil; l == nil {
+			l = &keyedLock{}
+		}
 		k.m[key] = l
 	}
 	l.users++
 	k.mu.Unlock()
 	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
+	return l
+}
+
+// unlock unlocks l, which lock(key) returned.
+func (k *keyedLocks) unlock(key string, l *keyedLock) {
+	l.Unlock()
+	k.mu.Lock()
+	if l.users--; l.users == 0 {
+		delete(k.m, key)
+		k.spare = l
 	}
+	k.mu.Unlock()
 }

@@ -18,11 +18,17 @@ const (
 
 var tokenEncoding = base64.RawURLEncoding.Strict()
 
-// newToken returns a fresh random token and the row ID it maps to.
+// newToken returns a fresh random token and the row ID it maps to, two
+// parts of one string: one allocation for both, which live as long as the
+// session does.
 func newToken() (token, id string) {
 	var raw [tokenBytes]byte
 	rand.Read(raw[:]) // never returns an error; crashes the program if the OS has no randomness
-	return tokenEncoding.EncodeToString(raw[:]), hashToken(raw[:])
+	var both [tokenLen + idLen]byte
+	tokenEncoding.Encode(both[:tokenLen], raw[:])
+	putID(both[tokenLen:], raw[:])
+	s := string(both[:])
+	return s[:tokenLen], s[tokenLen:]
 }
 
 // parseToken reports whether v is a well-formed token and, if so, the row ID
@@ -42,8 +48,13 @@ func parseToken(v string) (id string, ok bool) {
 }
 
 func hashToken(raw []byte) string {
-	sum := sha256.Sum256(raw)
 	var id [idLen]byte
-	hex.Encode(id[:], sum[:])
+	putID(id[:], raw)
 	return string(id[:])
+}
+
+// putID writes the row ID of the token raw into dst, idLen bytes.
+func putID(dst, raw []byte) {
+	sum := sha256.Sum256(raw)
+	hex.Encode(dst, sum[:])
 }

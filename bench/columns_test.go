@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+)
+
+// loadColumns are the columns ginsession's read selects with the store's
+// defaults (ginsession's Store.loadColumns).
+const loadColumns = "data, user_id, expires_at, version, flags, idle_timeout, deadline"
+
+// BenchmarkLoadColumns measures what the columns of ginsession's read cost
+// below the library: its SELECT of every column a request reads, against
+// the same SELECT of the data column alone (what the floor reads), on one
+// session row that ginsession wrote, through database/sql with the floor's
+// prepared statements. No Gin, no library: the difference between the two
+// is the driver's and database/sql's price of the extra columns.
+func BenchmarkLoadColumns(b *testing.B) {
+	eachServer(b, func(b *testing.B, srv server, dsn string) {
+		t := srv.connect(b, dsn)
+		t.fresh(b, ginsessionTable)
+		r, err := ginsessionEngine(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, ok, why := newSession(r); !ok {
+			b.Fatal(why)
+		}
+		var id string
+		if err := t.db.Raw("SELECT id FROM " + ginsessionTable).Scan(&id).Error; err != nil || id == "" {
+			b.Fatalf("the session row: %q, %v", id, err)
+		}
+		sqlDB, err := t.db.DB()
+		if err != nil {
+			b.Fatal(err)
+		}
+		where := " FROM " + ginsessionTable + " WHERE id = ? AND expires_at > ?"
+		if srv.dialect == "postgres" {
+			where = " FROM " + ginsessionTable + " WHERE id = $1 AND expires_at > $2"
+		}
+		for _, tc := range []struct {
+			name string
+			cols string
+		}{{"data", "data"}, {"read", loadColumns}} {
+			b.Run("columns="+tc.name, func(b *testing.B) {
+				var st *sql.Stmt
+				var err error
+				if srv.prepare {
+					if st, err = sqlDB.Prepare("SELECT " + tc.cols + where); err != nil {
+						b.Fatal(err)
+					}
+					defer st.Close()
+				}
+				var (
+					data                 []byte
+					user                 string
+					expires              time.Time
+					version, flags, idle int64
+					deadline             sql.NullTime
+				)
+				dest := []any{&data}
+				if tc.cols == loadColumns {
+					dest = append(dest, &user, &expires, &version, &flags, &idle, &deadline)
+				}
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					var rows *sql.Rows
+					if st != nil {
+						rows, err = st.QueryContext(ctx, id, time.Now().UTC())
+					} else {
+						rows, err = sqlDB.QueryContext(ctx, "SELECT "+tc.cols+where, id, time.Now().UTC())
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if !rows.Next() {
+						b.Fatalf("no row: %v", rows.Err())
+					}
+					if err := rows.Scan(dest...); err != nil {
+						b.Fatal(err)
+					}
+					if err := rows.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
+}
