@@ -65,6 +65,43 @@ func (r *cleanupResults) median(server, c, unit string) (float64, bool) {
 	return medianOf(r.metrics[[2]string{server, c}][unit])
 }
 
+// verdict is the clients' p99 during case c on server over their p99
+// without it; ok is false when it was not measured.
+func (r *cleanupResults) verdict(server, c string) (float64, bool) {
+	idle, okI := r.median(server, c, "idle-p99-µs")
+	during, okD := r.median(server, c, "cleanup-p99-µs")
+	if !okI || !okD || idle <= 0 {
+		return 0, false
+	}
+	return during / idle, true
+}
+
+// cleanupSummary is the cleanup line of the report's summary, or "".
+func cleanupSummary(r *cleanupResults) string {
+	var parts []string
+	for _, s := range serversWhere(func(s string) bool { return r.rows[s] > 0 }) {
+		var cases []string
+		for _, c := range cleanupCases {
+			if v, ok := r.verdict(s.name, c.name); ok {
+				mark := "met"
+				if v > cleanupFactor {
+					mark = "**not met**"
+				}
+				cases = append(cases, fmt.Sprintf("%s expired %.2fx, %s", c.name, v, mark))
+			}
+		}
+		rate := ""
+		if v, ok := r.median(s.name, "49%", "rows/s"); ok {
+			rate = fmt.Sprintf(", a backlog at %s rows/s", thousands(int(v)))
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s rows): %s%s", s.title, thousands(r.rows[s.name]), strings.Join(cases, "; "), rate))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("[Cleanup under load](#cleanup-under-load): the clients' p99 during a cleanup over their p99 without (goal %.0fx): %s.", cleanupFactor, strings.Join(parts, "; "))
+}
+
 // writeCleanup writes the "Cleanup under load" section, or nothing when the
 // raw output has no BenchmarkCleanupUnderLoad.
 func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
@@ -102,7 +139,7 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 			get := func(unit string) float64 { v, _ := r.median(s.name, c.name, unit); return v }
 			idle, during := get("idle-p99-µs"), get("cleanup-p99-µs")
 			verdict := metYes
-			if idle <= 0 || during/idle > cleanupFactor {
+			if v, ok := r.verdict(s.name, c.name); !ok || v > cleanupFactor {
 				verdict = metNo
 			}
 			w("| %s | %s | %s | %s | %.1f s | %s | %s | %s | %s | %s | %s | %s |\n", s.title, thousands(r.rows[s.name]), c.name,

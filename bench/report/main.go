@@ -126,6 +126,27 @@ func parse(r io.Reader) (*results, error) {
 	return res, sc.Err()
 }
 
+// parseParts reads the table-size and cleanup results from f, from its
+// start, and leaves f at its start.
+func parseParts(f io.ReadSeeker) (*sizeResults, *cleanupResults, error) {
+	rewind := func() error { _, err := f.Seek(0, io.SeekStart); return err }
+	if err := rewind(); err != nil {
+		return nil, nil, err
+	}
+	sizes, err := parseSizes(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := rewind(); err != nil {
+		return nil, nil, err
+	}
+	cleanups, err := parseCleanup(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sizes, cleanups, rewind()
+}
+
 // A family is one benchmark's part of go test's output, which scanFamily
 // reads.
 type family struct {
@@ -267,6 +288,10 @@ func run(rawPath, statPath, outPath string, when dates) error {
 	if err != nil {
 		return err
 	}
+	sizes, cleanups, err := parseParts(f)
+	if err != nil {
+		return err
+	}
 	statText, err := os.ReadFile(statPath)
 	if err != nil {
 		return err
@@ -333,25 +358,17 @@ func run(rawPath, statPath, outPath string, when dates) error {
 		w("| %s | %d of %d | %s |\n", s.title, met, applicable, notMet)
 	}
 
+	for _, line := range []string{sizeSummary(sizes), cleanupSummary(cleanups)} {
+		if line != "" {
+			w("\n%s\n", line)
+		}
+	}
+
 	for _, s := range ran {
 		writeServer(w, res, s)
 	}
 
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	sizes, err := parseSizes(f)
-	if err != nil {
-		return err
-	}
 	writeSizes(w, sizes, stats, when.size)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	cleanups, err := parseCleanup(f)
-	if err != nil {
-		return err
-	}
 	writeCleanup(w, cleanups, when.cleanup)
 
 	// Measurements this report does not make, each in a file of its own

@@ -165,17 +165,18 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 		}
 		w("### %s\n\n| op | %s rows | %s rows | large / small | within %.1fx |\n|---|---|---|---|---|\n", s.title, thousands(small), thousands(large), sizeFactor)
 		for _, op := range sizeOps {
-			a, okA := medianOf(r.ns[sizeKey{s.name, small}][op.name])
-			b, okB := medianOf(r.ns[sizeKey{s.name, large}][op.name])
-			if !okA || !okB {
+			v, ok := r.ratio(s.name, op.name)
+			if !ok {
 				w("| %s | – | – | – | not measured |\n", op.name)
 				continue
 			}
+			a, _ := medianOf(r.ns[sizeKey{s.name, small}][op.name])
+			b, _ := medianOf(r.ns[sizeKey{s.name, large}][op.name])
 			verdict := metYes
-			if b/a > sizeFactor {
+			if v > sizeFactor {
 				verdict = metNo
 			}
-			w("| %s | %s | %s | %.2fx | %s |\n", op.name, dur(a), dur(b), b/a, verdict)
+			w("| %s | %s | %s | %.2fx | %s |\n", op.name, dur(a), dur(b), v, verdict)
 		}
 		w("\n")
 	}
@@ -204,19 +205,17 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 			w("| %s | %s | %.0f | %s |\n", s.title, thousands(rows), r.bytes[k], parts)
 		}
 	}
-	pg, my := r.tables("postgres"), r.tables("mariadb")
-	if len(pg) > 0 && len(my) > 0 {
+	if v, ok := r.bytesRatio(); ok {
+		pg, my := r.tables("postgres"), r.tables("mariadb")
 		pk, mk := sizeKey{"postgres", pg[len(pg)-1]}, sizeKey{"mariadb", my[len(my)-1]}
-		if pb, mb := r.bytes[pk], r.bytes[mk]; pb > 0 && mb > 0 {
-			verdict := metYes
-			if mb/pb > bytesFactor {
-				verdict = metNo
-			}
-			w("\nMariaDB's bytes a row against PostgreSQL's, on the large tables (%s and %s rows): %.0f / %.0f = **%.2fx**; the goal, within %.1fx: %s.\n",
-				thousands(mk.rows), thousands(pk.rows), mb, pb, mb/pb, bytesFactor, verdict)
-			if verdict == metNo {
-				w("\n**Bytes a row: not met.** %s\n", bytesNote)
-			}
+		verdict := metYes
+		if v > bytesFactor {
+			verdict = metNo
+		}
+		w("\nMariaDB's bytes a row against PostgreSQL's, on the large tables (%s and %s rows): %.0f / %.0f = **%.2fx**; the goal, within %.1fx: %s.\n",
+			thousands(mk.rows), thousands(pk.rows), r.bytes[mk], r.bytes[pk], v, bytesFactor, verdict)
+		if verdict == metNo {
+			w("\n**Bytes a row: not met.** %s\n", bytesNote)
 		}
 	}
 	if len(r.failed) > 0 {
@@ -227,6 +226,73 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 			w("\n#### benchstat, %s\n\n```\n%s```\n", s.title, text)
 		}
 	}
+}
+
+// ratio is op's time on server's large table over its time on the small
+// one; ok is false when either was not measured or only one size was.
+func (r *sizeResults) ratio(server, op string) (large float64, ok bool) {
+	rows := r.tables(server)
+	if len(rows) < 2 {
+		return 0, false
+	}
+	a, okA := medianOf(r.ns[sizeKey{server, rows[0]}][op])
+	b, okB := medianOf(r.ns[sizeKey{server, rows[len(rows)-1]}][op])
+	if !okA || !okB || a == 0 {
+		return 0, false
+	}
+	return b / a, true
+}
+
+// bytesRatio is MariaDB's bytes a row over PostgreSQL's, on each one's
+// largest table.
+func (r *sizeResults) bytesRatio() (float64, bool) {
+	pg, my := r.tables("postgres"), r.tables("mariadb")
+	if len(pg) == 0 || len(my) == 0 {
+		return 0, false
+	}
+	pb, mb := r.bytes[sizeKey{"postgres", pg[len(pg)-1]}], r.bytes[sizeKey{"mariadb", my[len(my)-1]}]
+	if pb <= 0 || mb <= 0 {
+		return 0, false
+	}
+	return mb / pb, true
+}
+
+// sizeSummary is the table-size line of the report's summary, or "".
+func sizeSummary(r *sizeResults) string {
+	var parts []string
+	for _, s := range serversWhere(func(s string) bool { return len(r.tables(s)) > 1 }) {
+		met, n := 0, 0
+		var missed []string
+		for _, op := range sizeOps {
+			v, ok := r.ratio(s.name, op.name)
+			if !ok {
+				continue
+			}
+			n++
+			if v <= sizeFactor {
+				met++
+			} else {
+				missed = append(missed, fmt.Sprintf("%s %.2fx", op.name, v))
+			}
+		}
+		part := fmt.Sprintf("%s %d of %d", s.title, met, n)
+		if len(missed) > 0 {
+			part += " (" + strings.Join(missed, ", ") + ")"
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("[Table size](#table-size): operations on the large table within %.1fx of the small: %s.", sizeFactor, strings.Join(parts, "; "))
+	if v, ok := r.bytesRatio(); ok {
+		verdict := "met"
+		if v > bytesFactor {
+			verdict = "**not met**"
+		}
+		line += fmt.Sprintf(" MariaDB's bytes a row %.2fx PostgreSQL's (goal %.1fx): %s.", v, bytesFactor, verdict)
+	}
+	return line
 }
 
 // serversWhere returns the servers, in the report's order, for which has
