@@ -118,7 +118,7 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 			w("then a cleanup with nothing to delete, a hundred times. ")
 		}
 	}
-	w("The goal: on %s rows, the clients' p99 during each cleanup within %.0fx of their p99 without.\n\n", thousands(cleanupGoalRows), cleanupFactor)
+	w("The goal: on %s rows, the clients' p99 during each cleanup within %.0fx of their p99 without; `left` counts the rows expired before the cleanup began that were still there after it, which must be none.\n\n", thousands(cleanupGoalRows), cleanupFactor)
 	var short []string
 	for _, s := range ran {
 		if r.rows[s.name] < cleanupGoalRows {
@@ -128,12 +128,12 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 	if len(short) > 0 {
 		w("**This run's tables are smaller than the goal's %s rows:** %s. The verdicts below are for the sizes run; `GINSESSION_BENCH_CLEANUP_ROWS` set the size.\n\n", thousands(cleanupGoalRows), strings.Join(short, "; "))
 	}
-	w("| server | rows | expired | deleted | took | rows/s | p50 without | p50 during | p99 without | p99 during | p99 during / without | within %.0fx |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", cleanupFactor)
+	w("| server | rows | expired | deleted | left | took | rows/s | p50 without | p50 during | p99 without | p99 during | p99 during / without | within %.0fx |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n", cleanupFactor)
 	for _, s := range ran {
 		for _, c := range cleanupCases {
 			secs, ok := r.median(s.name, c.name, "cleanup-s")
 			if !ok {
-				w("| %s | %s | %s | – | – | – | – | – | – | – | – | not measured |\n", s.title, thousands(r.rows[s.name]), c.name)
+				w("| %s | %s | %s | – | – | – | – | – | – | – | – | – | not measured |\n", s.title, thousands(r.rows[s.name]), c.name)
 				continue
 			}
 			get := func(unit string) float64 { v, _ := r.median(s.name, c.name, unit); return v }
@@ -142,8 +142,15 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 			if v, ok := r.verdict(s.name, c.name); !ok || v > cleanupFactor {
 				verdict = metNo
 			}
-			w("| %s | %s | %s | %s | %.1f s | %s | %s | %s | %s | %s | %s | %s |\n", s.title, thousands(r.rows[s.name]), c.name,
-				thousands(int(get("rows-deleted"))), secs, thousands(int(get("rows/s"))),
+			deleted, left := thousands(int(get("rows-deleted"))), thousands(int(get("rows-left")))
+			if exp, ok := r.median(s.name, c.name, "rows-expired"); ok && exp != get("rows-deleted") {
+				deleted = fmt.Sprintf("**%s of %s**", deleted, thousands(int(exp)))
+			}
+			if get("rows-left") > 0 {
+				left = "**" + left + "**"
+			}
+			w("| %s | %s | %s | %s | %s | %.1f s | %s | %s | %s | %s | %s | %s | %s |\n", s.title, thousands(r.rows[s.name]), c.name,
+				deleted, left, secs, thousands(int(get("rows/s"))),
 				dur(get("idle-p50-µs")*1000), dur(get("cleanup-p50-µs")*1000), dur(idle*1000), dur(during*1000), ratio(during, idle, idle > 0), verdict)
 		}
 	}
