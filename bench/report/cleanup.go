@@ -142,12 +142,15 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 			if v, ok := r.verdict(s.name, c.name); !ok || v > cleanupFactor {
 				verdict = metNo
 			}
-			deleted, left := thousands(int(get("rows-deleted"))), thousands(int(get("rows-left")))
+			deleted, left := thousands(int(get("rows-deleted"))), "–" // not counted before the benchmark did
 			if exp, ok := r.median(s.name, c.name, "rows-expired"); ok && exp != get("rows-deleted") {
 				deleted = fmt.Sprintf("**%s of %s**", deleted, thousands(int(exp)))
 			}
-			if get("rows-left") > 0 {
-				left = "**" + left + "**"
+			if n, ok := r.median(s.name, c.name, "rows-left"); ok {
+				left = thousands(int(n))
+				if n > 0 {
+					left = "**" + left + "**"
+				}
 			}
 			w("| %s | %s | %s | %s | %s | %.1f s | %s | %s | %s | %s | %s | %s | %s |\n", s.title, thousands(r.rows[s.name]), c.name,
 				deleted, left, secs, thousands(int(get("rows/s"))),
