@@ -446,8 +446,13 @@ func writeServer(w func(string, ...any), res *results, s srv) {
 	for _, g := range gs {
 		w("| %s | %s | %s |\n", g.name, g.measured, g.met)
 	}
+	told := map[string]bool{}
 	for _, g := range gs {
 		if note, ok := noteFor(g.name); ok && g.met == metNo && !g.failed {
+			if told[note] {
+				note = "The same reason as above."
+			}
+			told[note] = true
 			w("\n**%s: not met.** %s\n", g.name, note)
 		}
 	}
