@@ -122,7 +122,7 @@ func (st *Store) mint(ctx context.Context, stmt stmtID, args []any, id, userID s
 	if st.db.Dialector.Name() != "mysql" {
 		return st.run.exec(ctx, stmt, args...)
 	}
-	return st.run.transaction(ctx, stmt, func(t *runner) (int64, error) {
+	return st.run.transaction(ctx, stmt, nil, func(t *runner) (int64, error) {
 		if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
 			return 0, err
 		}

@@ -200,11 +200,11 @@ func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error
 	})
 }
 
-// transaction runs op on a transaction of its own and, on a transient
-// conflict, runs it again whole: a statement that failed inside a
-// transaction leaves it aborted. In the application's transaction, op runs
-// there, once.
-func (r *runner) transaction(ctx context.Context, id stmtID, op func(t *runner) (int64, error)) (int64, error) {
+// transaction runs op on a transaction of its own, with opts (nil: the
+// database's default isolation) and, on a transient conflict, runs it again
+// whole: a statement that failed inside a transaction leaves it aborted. In
+// the application's transaction, op runs there, once.
+func (r *runner) transaction(ctx context.Context, id stmtID, opts *sql.TxOptions, op func(t *runner) (int64, error)) (int64, error) {
 	if r.inTx {
 		return op(r)
 	}
@@ -215,7 +215,7 @@ func (r *runner) transaction(ctx context.Context, id stmtID, op func(t *runner) 
 				var err error
 				n, err = op(r.forTx(tx))
 				return err
-			})
+			}, opts)
 		}
 		db := r.db.WithContext(ctx).Set(gormWrite, true)
 		if r.catchUp == "" {

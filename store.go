@@ -174,18 +174,28 @@ func (st *Store) deleteExpired(ctx context.Context, now, from time.Time) (n int6
 		n, err = st.run.exec(ctx, sDeleteExpired, now, from)
 		return n, from, err
 	}
-	last = from
-	err = st.run.query(ctx, sDeleteExpired, []any{now, from}, func(rows *sql.Rows) (int64, error) {
-		var latest sql.NullTime
-		for rows.Next() {
-			if err := rows.Scan(&n, &latest); err != nil {
-				return 0, err
+	// At READ COMMITTED whatever the database's default: a row a batch
+	// locks is checked again against its latest version (a request that
+	// moved its expiry keeps it), where at SERIALIZABLE the batch would
+	// fail instead, and batches of instances cleaning up at once, whose
+	// walks cross one another's deleted rows, would fail and run again
+	// over and over.
+	readCommitted := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	_, err = st.run.transaction(ctx, sDeleteExpired, readCommitted, func(t *runner) (int64, error) {
+		n, last = 0, from
+		err := t.query(ctx, sDeleteExpired, []any{now, from}, func(rows *sql.Rows) (int64, error) {
+			var latest sql.NullTime
+			for rows.Next() {
+				if err := rows.Scan(&n, &latest); err != nil {
+					return 0, err
+				}
 			}
-		}
-		if latest.Valid {
-			last = latest.Time
-		}
-		return n, nil
+			if latest.Valid {
+				last = latest.Time
+			}
+			return n, nil
+		})
+		return n, err
 	})
 	return n, last, err
 }

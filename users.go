@@ -320,7 +320,7 @@ func (st *Store) destroyOthers(ctx context.Context, userID, id string, now time.
 	// mint from it on another Galera node (whose locks do not reach this
 	// one) then conflicts with the revocation in certification, and the
 	// loser runs again, so the token is either deleted or never minted.
-	return st.run.transaction(ctx, sDestroyOthers, func(t *runner) (int64, error) {
+	return st.run.transaction(ctx, sDestroyOthers, nil, func(t *runner) (int64, error) {
 		if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
 			return 0, err
 		}
