@@ -70,6 +70,10 @@ func stmtName(id stmtID) string {
 		return "deleteOfKind"
 	case id == sTouch:
 		return "touch"
+	case id == sLockUser:
+		return "lockUser"
+	case id == sLockUserShared:
+		return "lockUserShared"
 	case id == sMintToken:
 		return "mintToken"
 	case id == sMintTokenUntil:

@@ -1,10 +1,8 @@
 package ginsession
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
-	"time"
 )
 
 // IssueToken saves this header request's session and returns the token the
@@ -100,7 +98,10 @@ func (s *Session) MintToken() (string, error) {
 		stmt = sMintTokenUntil
 		args = append(args, deadline, deadline)
 	}
-	n, err := st.mint(ctx, stmt, append(args, s.id, s.userID, now), s.id, s.userID, now)
+	args = append(args, s.id, s.userID, now)
+	n, err := st.forUser(ctx, stmt, s.userID, s.id, false, now, func(t *runner) (int64, error) {
+		return t.exec(ctx, stmt, args...)
+	})
 	if err != nil {
 		return "", fmt.Errorf("%w: mint a token: %w", ErrSave, err)
 	}
@@ -111,23 +112,6 @@ func (s *Session) MintToken() (string, error) {
 	s.emit(Event{Kind: EventBound, Handle: id, UserID: s.userID})
 	s.issued = true
 	return token, nil
-}
-
-// mint runs stmt, sMintToken or sMintTokenUntil with its args, which
-// copies the sign-in of row id, and returns how many tokens it created (0
-// or 1). On MySQL and MariaDB it first writes the row (sTouch), in the same
-// transaction, so that a revocation on another Galera node conflicts with
-// the mint in certification.
-func (st *Store) mint(ctx context.Context, stmt stmtID, args []any, id, userID string, now time.Time) (int64, error) {
-	if st.db.Dialector.Name() != "mysql" {
-		return st.run.exec(ctx, stmt, args...)
-	}
-	return st.run.transaction(ctx, stmt, nil, func(t *runner) (int64, error) {
-		if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
-			return 0, err
-		}
-		return t.exec(ctx, stmt, args...)
-	})
 }
 
 // needTokenHeader panics, naming the call (what), when the store takes no

@@ -3,6 +3,7 @@ package ginsession
 import (
 	"context"
 	"database/sql"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,8 @@ const (
 	sEndRenewal
 	sDeleteOfKind
 	sTouch
+	sLockUser
+	sLockUserShared
 	sMintToken
 	sMintTokenUntil
 	sSessions          // admin.go
@@ -137,6 +140,19 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		q[sTouch] = "UPDATE " + table + " SET updated_at = CASE WHEN updated_at = ? THEN ? ELSE ? END" +
 			" WHERE id = ? AND user_id = ? AND user_id <> '' AND expires_at > ?"
 	}
+	// sLockUser and sLockUserShared take a lock on one user of this table,
+	// on PostgreSQL only, held until the transaction ends: a revocation of
+	// the user's sessions takes it alone, and a write that binds a row to
+	// the user (a sign-in, a new signed-in session, a minted token) shares
+	// it, so that each binding lands before or after a revocation, never
+	// amid one (see Store.forUser). The first key names the table, so that
+	// other tables' and other programs' locks on the same user do not wait
+	// on these; two users whose keys collide only wait for each other.
+	if st.db.Dialector.Name() == "postgres" {
+		key := strconv.Itoa(int(tableKey(table)))
+		q[sLockUser] = "SELECT pg_advisory_xact_lock(" + key + ", hashtext(?))"
+		q[sLockUserShared] = "SELECT pg_advisory_xact_lock_shared(" + key + ", hashtext(?))"
+	}
 	// A token minted from a sign-in is a new header row that copies the
 	// sign-in (user, time, deadline) from the row in the same statement, so
 	// that a sign-in revoked a moment before mints nothing.
@@ -190,6 +206,14 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	q[sMintToken] = causalInsert + q[sMintToken]
 	q[sMintTokenUntil] = causalInsert + q[sMintTokenUntil]
 	return q
+}
+
+// tableKey is the first key of sLockUser's locks: a hash of the table's
+// (quoted) name, as a PostgreSQL integer.
+func tableKey(table string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(table))
+	return int32(h.Sum32())
 }
 
 // loadColumns are the columns a request reads: the creation and sign-in
@@ -343,8 +367,15 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time, heade
 
 func (st *Store) insert(ctx context.Context, m *Model) error {
 	t := newTimeArgs(m.CreatedAt)
-	_, err := st.run.exec(ctx, sInsert, m.ID, m.Data, m.UserID, t.of(m.ExpiresAt), t.now, t.of(m.UpdatedAt),
-		t.null(m.LastSeenAt), m.UserAgent, m.ClientIP, m.Version, t.null(m.SignedInAt), m.IdleTimeout, t.null(m.Deadline), m.Flags)
+	args := []any{m.ID, m.Data, m.UserID, t.of(m.ExpiresAt), t.now, t.of(m.UpdatedAt),
+		t.null(m.LastSeenAt), m.UserAgent, m.ClientIP, m.Version, t.null(m.SignedInAt), m.IdleTimeout, t.null(m.Deadline), m.Flags}
+	if m.UserID != "" {
+		_, err := st.forUser(ctx, sInsert, m.UserID, "", false, t.t, func(t *runner) (int64, error) {
+			return t.exec(ctx, sInsert, args...)
+		})
+		return err
+	}
+	_, err := st.run.exec(ctx, sInsert, args...)
 	return err
 }
 
@@ -393,7 +424,14 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 		args = append(args, t.of(m.ExpiresAt), m.IdleTimeout, t.null(m.Deadline), m.Flags)
 	}
 	args = append(args, from, m.Version-1, t.now)
-	n, err := st.run.exec(ctx, sUpdate+stmtID(cols), args...)
+	stmt := sUpdate + stmtID(cols)
+	if cols&updateUser != 0 && m.UserID != "" {
+		n, err := st.forUser(ctx, stmt, m.UserID, "", false, now, func(t *runner) (int64, error) {
+			return t.exec(ctx, stmt, args...)
+		})
+		return n == 1, err
+	}
+	n, err := st.run.exec(ctx, stmt, args...)
 	return n == 1, err
 }
 

@@ -144,7 +144,9 @@ func (st *Store) DestroyUser(ctx context.Context, userID string) (int64, error) 
 	if userID == "" {
 		return 0, nil
 	}
-	n, err := st.run.exec(ctx, sDestroyUser, userID)
+	n, err := st.forUser(ctx, sDestroyUser, userID, "", true, st.cfg.now().UTC(), func(t *runner) (int64, error) {
+		return t.exec(ctx, sDestroyUser, userID)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("%w: destroy sessions of user: %w", ErrSave, err)
 	}
@@ -313,17 +315,57 @@ func (s *Session) DestroyOthers() (int64, error) {
 // destroyOthers deletes userID's sessions but id, if id is still live and
 // still the user's, and returns how many it deleted.
 func (st *Store) destroyOthers(ctx context.Context, userID, id string, now time.Time) (int64, error) {
-	if st.db.Dialector.Name() != "mysql" {
-		return st.run.exec(ctx, sDestroyOthers, userID, id, id, userID, now)
-	}
-	// This session's row is written first, in the same transaction: a
-	// mint from it on another Galera node (whose locks do not reach this
-	// one) then conflicts with the revocation in certification, and the
-	// loser runs again, so the token is either deleted or never minted.
-	return st.run.transaction(ctx, sDestroyOthers, nil, func(t *runner) (int64, error) {
-		if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
-			return 0, err
-		}
+	return st.forUser(ctx, sDestroyOthers, userID, id, true, now, func(t *runner) (int64, error) {
 		return t.exec(ctx, sDestroyOthers, userID, id, id, userID, now)
 	})
+}
+
+// forUser runs op, a write to userID's sessions, so that it lands before
+// or after every revocation of them, never amid one. op is a revocation
+// (revoke: DestroyUser, DestroyOthers), or a write that binds a row to the
+// user: a sign-in, a new signed-in session, a token minted from session id.
+// So a revocation deletes every session bound before it, a sign-in after it
+// survives it, and a mint after it finds its sign-in gone and mints nothing.
+//
+//   - SQLite runs one writer at a time.
+//   - MySQL and MariaDB: a DELETE reads the latest rows under lock, and
+//     locks the gaps between them, where a sign-in's INSERT waits. On a
+//     Galera cluster, whose locks stay on their node, a mint and
+//     DestroyOthers first write row id (sTouch), in the same transaction,
+//     so that the two conflict in certification on that row and the loser
+//     runs again; DestroyUser deletes the row a mint writes, which
+//     conflicts the same way. forUser then returns 0 without running op
+//     when row id is gone or no longer the user's.
+//   - PostgreSQL: a statement at READ COMMITTED sees what committed before
+//     it began, so a DELETE that began before a sign-in's INSERT committed
+//     would miss the new row while other requests still see the sessions
+//     it is deleting. op runs in a transaction at READ COMMITTED, whatever
+//     the database's default, after taking the user's lock: alone for a
+//     revocation (sLockUser), shared for the rest (sLockUserShared).
+func (st *Store) forUser(ctx context.Context, stmt stmtID, userID, id string, revoke bool, now time.Time, op func(t *runner) (int64, error)) (int64, error) {
+	switch st.db.Dialector.Name() {
+	case "postgres":
+		var lock stmtID = sLockUserShared
+		if revoke {
+			lock = sLockUser
+		}
+		readCommitted := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+		return st.run.transaction(ctx, stmt, readCommitted, func(t *runner) (int64, error) {
+			if _, err := t.exec(ctx, lock, userID); err != nil {
+				return 0, err
+			}
+			return op(t)
+		})
+	case "mysql":
+		if id == "" {
+			break
+		}
+		return st.run.transaction(ctx, stmt, nil, func(t *runner) (int64, error) {
+			if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
+				return 0, err
+			}
+			return op(t)
+		})
+	}
+	return op(st.run)
 }

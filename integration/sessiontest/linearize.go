@@ -37,7 +37,7 @@ const (
 	linAPIThreads  = 2 // per API client
 	linInstances   = 3
 	sharedKeys     = 2 // s0, s1: every tab of a session writes them; p<tab> is one tab's own
-	mintWeight     = 3 // how often a browser tab mints an API token (see actions), but see RunLinearizability
+	mintWeight     = 3 // how often a browser tab mints an API token (see actions)
 	linClockSteps  = 7 // how often the clock moves during a run: 36 hours each, within the idle window
 	linCheckBudget = 90 * time.Second
 )
@@ -64,17 +64,7 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 		dbs = append(dbs, open(t))
 	}
 	table := freshTable(t, dbs[0])
-	mints := mintWeight
-	if readCommittedPostgres(t, dbs[0]) {
-		// Known gap, in docs/security.md: at READ COMMITTED a DestroyUser or
-		// DestroyOthers whose DELETE began before a concurrent MintToken
-		// committed does not see the minted row, which outlives it. The
-		// run found it; until the two run serializably, mints are left out
-		// here (PostgreSQL at SERIALIZABLE keeps them, and passes).
-		t.Log("MintToken left out of the run: its race with DestroyUser and DestroyOthers here is a known gap (docs/security.md)")
-		mints = 0
-	}
-	l := &linRun{mintWeight: mints, clock: clock, base: time.Now(), tokens: map[string]int{}, dead: map[string]bool{}, results: map[int]*linResult{},
+	l := &linRun{clock: clock, base: time.Now(), tokens: map[string]int{}, dead: map[string]bool{}, results: map[int]*linResult{},
 		issued: make([]map[string]bool, linUsers)}
 	for u := range l.issued {
 		l.issued[u] = map[string]bool{}
@@ -138,8 +128,6 @@ type linRun struct {
 	clock *Clock
 	hc    *http.Client
 	base  time.Time
-	// mintWeight is how often a client mints a token (see actions).
-	mintWeight int
 	// gate is held for reading by every request and store call, and for
 	// writing while the clock moves: no request is ever in flight then.
 	gate sync.RWMutex
@@ -423,7 +411,7 @@ func (th *linThread) step() {
 		{5, func() { th.request(actDestroy, c.header, token, 0, 0) }},
 		{4, func() { th.request(actDestroyOthers, c.header, token, 0, 0) }},
 		{3, func() { th.request(actExpire, c.header, token, 0, 0) }},
-		{l.mintWeight, func() { th.request(actMintToken, c.header, token, 0, 0) }},
+		{mintWeight, func() { th.request(actMintToken, c.header, token, 0, 0) }},
 		// The token sent the other way: a header token in the cookie, a
 		// cookie in the header. It must find nothing and end nothing.
 		{4, func() { th.request(actLoad, !c.header, token, 0, 0) }},
@@ -990,17 +978,4 @@ func describeOp(op porcupine.Operation) string {
 	m := op.Metadata.(opMeta)
 	return fmt.Sprintf("[%9.3fms %9.3fms] client %d: %s (%s)", float64(op.Call)/1e6, float64(op.Return)/1e6, op.ClientId,
 		describe(op.Input.(opInput), op.Output.(opOutput)), m.note)
-}
-
-// readCommittedPostgres reports whether db is PostgreSQL (directly or
-// through PgBouncer) at its default READ COMMITTED isolation.
-func readCommittedPostgres(t *testing.T, db DB) bool {
-	if db.Dialector.Name() != "postgres" {
-		return false
-	}
-	var level string
-	if err := db.Raw("SHOW transaction_isolation").Scan(&level).Error; err != nil {
-		t.Fatalf("ask PostgreSQL its isolation: %v", err)
-	}
-	return level == "read committed"
 }

@@ -229,6 +229,8 @@ func planArgs(name string, v planValues) ([]any, bool) {
 		return []any{v.renewedTo}, true
 	case name == "touch":
 		return []any{now, now.Add(time.Microsecond), now, v.userSess, v.userID, now}, true
+	case name == "lockUser", name == "lockUserShared":
+		return []any{v.userID}, true
 	case name == "sessions":
 		return planSessionArgs(nil, "", now, false), true
 	case name == "userSessionsAfter":

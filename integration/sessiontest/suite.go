@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"AdminCounts", testAdminCounts},
 		{"Revocation", testRevocation},
 		{"RevocationInTransaction", testRevocationInTransaction},
+		{"RevocationAmidSignIns", testRevocationAmidSignIns},
 		{"EncryptedAtRest", testEncryptedAtRest},
 		{"RememberMe", testRememberMe},
 		{"SignInRestartsLifetime", testSignInRestartsLifetime},
