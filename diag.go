@@ -74,6 +74,8 @@ func stmtName(id stmtID) string {
 		return "lockUser"
 	case id == sLockUserShared:
 		return "lockUserShared"
+	case id == sInsertUser:
+		return "insertUser"
 	case id == sMintToken:
 		return "mintToken"
 	case id == sMintTokenUntil:

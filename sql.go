@@ -38,6 +38,7 @@ const (
 	sTouch
 	sLockUser
 	sLockUserShared
+	sInsertUser
 	sMintToken
 	sMintTokenUntil
 	sSessions          // admin.go
@@ -148,10 +149,26 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	// amid one (see Store.forUser). The first key names the table, so that
 	// other tables' and other programs' locks on the same user do not wait
 	// on these; two users whose keys collide only wait for each other.
+	//
+	// A sign-in takes the shared lock in its own statement (sInsertUser,
+	// the sUpdate variants that write the user), with the user as the last
+	// argument: it only writes, so what it sees (the statement began before
+	// the lock was granted) does not matter, only that it commits after a
+	// revocation that held the lock, or before one that waits for it. That
+	// spares it a transaction.
 	if st.db.Dialector.Name() == "postgres" {
 		key := strconv.Itoa(int(tableKey(table)))
+		shared := "SELECT pg_advisory_xact_lock_shared(" + key + ", hashtext(?))"
 		q[sLockUser] = "SELECT pg_advisory_xact_lock(" + key + ", hashtext(?))"
-		q[sLockUserShared] = "SELECT pg_advisory_xact_lock_shared(" + key + ", hashtext(?))"
+		q[sLockUserShared] = shared
+		values := strings.Index(q[sInsert], " VALUES (")
+		q[sInsertUser] = q[sInsert][:values] + " SELECT " + strings.TrimSuffix(q[sInsert][values+len(" VALUES ("):], ")") +
+			" FROM (" + shared + ") AS l"
+		for cols := range 8 {
+			if cols&updateUser != 0 {
+				q[sUpdate+stmtID(cols)] += " AND EXISTS (" + shared + ")"
+			}
+		}
 	}
 	// A token minted from a sign-in is a new header row that copies the
 	// sign-in (user, time, deadline) from the row in the same statement, so
@@ -196,7 +213,7 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (" + batch + ")"
 	}
 	for i := range q {
-		if q[i] != "" && stmtID(i) != sInsert && stmtID(i) != sMintToken && stmtID(i) != sMintTokenUntil { // a new random ID cannot be behind anything
+		if q[i] != "" && stmtID(i) != sInsert && stmtID(i) != sInsertUser && stmtID(i) != sMintToken && stmtID(i) != sMintTokenUntil { // a new random ID cannot be behind anything
 			q[i] = causal + q[i]
 		}
 	}
@@ -369,13 +386,12 @@ func (st *Store) insert(ctx context.Context, m *Model) error {
 	t := newTimeArgs(m.CreatedAt)
 	args := []any{m.ID, m.Data, m.UserID, t.of(m.ExpiresAt), t.now, t.of(m.UpdatedAt),
 		t.null(m.LastSeenAt), m.UserAgent, m.ClientIP, m.Version, t.null(m.SignedInAt), m.IdleTimeout, t.null(m.Deadline), m.Flags}
-	if m.UserID != "" {
-		_, err := st.forUser(ctx, sInsert, m.UserID, "", false, t.t, func(t *runner) (int64, error) {
-			return t.exec(ctx, sInsert, args...)
-		})
-		return err
+	var stmt stmtID = sInsert
+	if m.UserID != "" && st.db.Dialector.Name() == "postgres" {
+		stmt = sInsertUser // takes the user's lock: see statements
+		args = append(args, m.UserID)
 	}
-	_, err := st.run.exec(ctx, sInsert, args...)
+	_, err := st.run.exec(ctx, stmt, args...)
 	return err
 }
 
@@ -411,7 +427,7 @@ func (a timeArgs) null(t sql.NullTime) any {
 // first.
 func (st *Store) update(ctx context.Context, from string, m *Model, cols int, now time.Time) (bool, error) {
 	t := newTimeArgs(now)
-	args := make([]any, 0, 17)
+	args := make([]any, 0, 19)
 	args = append(args, m.Data, t.of(m.UpdatedAt), m.Version, t.null(m.LastSeenAt))
 	args = st.withClient(args, clientInfo{m.UserAgent, m.ClientIP})
 	if cols&updateID != 0 {
@@ -424,14 +440,10 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 		args = append(args, t.of(m.ExpiresAt), m.IdleTimeout, t.null(m.Deadline), m.Flags)
 	}
 	args = append(args, from, m.Version-1, t.now)
-	stmt := sUpdate + stmtID(cols)
-	if cols&updateUser != 0 && m.UserID != "" {
-		n, err := st.forUser(ctx, stmt, m.UserID, "", false, now, func(t *runner) (int64, error) {
-			return t.exec(ctx, stmt, args...)
-		})
-		return n == 1, err
+	if cols&updateUser != 0 && st.db.Dialector.Name() == "postgres" {
+		args = append(args, m.UserID) // the user's lock: see statements
 	}
-	n, err := st.run.exec(ctx, stmt, args...)
+	n, err := st.run.exec(ctx, sUpdate+stmtID(cols), args...)
 	return n == 1, err
 }
 

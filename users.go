@@ -321,15 +321,16 @@ func (st *Store) destroyOthers(ctx context.Context, userID, id string, now time.
 }
 
 // forUser runs op, a write to userID's sessions, so that it lands before
-// or after every revocation of them, never amid one. op is a revocation
-// (revoke: DestroyUser, DestroyOthers), or a write that binds a row to the
-// user: a sign-in, a new signed-in session, a token minted from session id.
-// So a revocation deletes every session bound before it, a sign-in after it
-// survives it, and a mint after it finds its sign-in gone and mints nothing.
+// or after every other such write, never amid one: op revokes the user's
+// sessions (revoke: DestroyUser, DestroyOthers) or mints a token from
+// session id. So a revocation deletes every token minted before it, and a
+// mint after it finds its sign-in gone and mints nothing. (A sign-in, which
+// only writes, is ordered with revocations by its own statement: see
+// statements.)
 //
 //   - SQLite runs one writer at a time.
 //   - MySQL and MariaDB: a DELETE reads the latest rows under lock, and
-//     locks the gaps between them, where a sign-in's INSERT waits. On a
+//     locks the gaps between them, where a mint's INSERT waits. On a
 //     Galera cluster, whose locks stay on their node, a mint and
 //     DestroyOthers first write row id (sTouch), in the same transaction,
 //     so that the two conflict in certification on that row and the loser
@@ -337,11 +338,13 @@ func (st *Store) destroyOthers(ctx context.Context, userID, id string, now time.
 //     conflicts the same way. forUser then returns 0 without running op
 //     when row id is gone or no longer the user's.
 //   - PostgreSQL: a statement at READ COMMITTED sees what committed before
-//     it began, so a DELETE that began before a sign-in's INSERT committed
-//     would miss the new row while other requests still see the sessions
-//     it is deleting. op runs in a transaction at READ COMMITTED, whatever
-//     the database's default, after taking the user's lock: alone for a
-//     revocation (sLockUser), shared for the rest (sLockUserShared).
+//     it began, so a DELETE that began before a mint's INSERT committed
+//     would miss the token, and a mint that began before a revocation
+//     committed would copy a revoked sign-in. op runs in a transaction at
+//     READ COMMITTED, whatever the database's default, after taking the
+//     user's lock: alone for a revocation (sLockUser), shared for a mint
+//     (sLockUserShared), so that its statement begins after the other
+//     committed.
 func (st *Store) forUser(ctx context.Context, stmt stmtID, userID, id string, revoke bool, now time.Time, op func(t *runner) (int64, error)) (int64, error) {
 	switch st.db.Dialector.Name() {
 	case "postgres":

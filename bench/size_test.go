@@ -156,7 +156,8 @@ func (s *sized) tidy(b *testing.B) {
 // BenchmarkTableSize measures ginsession on a table of 10,000 generated
 // rows and on a large one (sizeLarge), for benchstat to compare the two
 // sizes op by op: read (a signed-in session's value), write (an
-// increment), new (a request that creates a session), users
+// increment), new (a request that creates a session), sign-in (one that
+// creates a session signed in as a new user), users
 // (Store.UserSessions of a user with three sessions) and destroy-user
 // (Store.DestroyUser of such a user, whose sessions are made with the timer
 // stopped). The rows look like a live site's (sessionfill: some expired,
@@ -213,6 +214,14 @@ var sizeOps = []struct {
 			if s.serve(b, w, "/write", "").h.Get("Set-Cookie") == "" {
 				b.Fatal("a new session without Set-Cookie")
 			}
+		}
+	}},
+	{"sign-in", func(b *testing.B, s *sized) {
+		w := &sink{h: http.Header{}}
+		i := 0
+		for b.Loop() {
+			i++
+			s.login(b, w, "joiner"+strconv.Itoa(i))
 		}
 	}},
 	{"users", func(b *testing.B, s *sized) {

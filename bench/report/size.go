@@ -26,6 +26,7 @@ var sizeOps = []struct{ name, what string }{
 	{"read", "a request reading a value of a signed-in session"},
 	{"write", "a request incrementing a value"},
 	{"new", "a request that creates a session"},
+	{"sign-in", "a request that creates a session signed in as a new user"},
 	{"users", "`Store.UserSessions` of a user with three sessions"},
 	{"destroy-user", "`Store.DestroyUser` of a user with three sessions"},
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +99,7 @@ func RunPlans(t *testing.T, open Opener, rows int) {
 			continue // not run on this database
 		}
 		t.Run(s.Name, func(t *testing.T) {
-			args, ok := planArgs(s.Name, v)
+			args, ok := planArgs(s.Name, v, dialect)
 			require.True(t, ok, "RunPlans has no arguments for statement %q: add them to planArgs", s.Name)
 			check(t, s.Name, s.Text, args)
 		})
@@ -170,7 +171,7 @@ func planSample(t *testing.T, db DB, table string, now time.Time) planValues {
 
 // planArgs returns the arguments of the statement name, in the order the
 // store passes them (see ginsession's sql.go, header.go and users.go).
-func planArgs(name string, v planValues) ([]any, bool) {
+func planArgs(name string, v planValues, dialect string) ([]any, bool) {
 	now := v.now
 	seen := sql.NullTime{Time: now, Valid: true}
 	expires := now.Add(24 * time.Hour)
@@ -191,6 +192,8 @@ func planArgs(name string, v planValues) ([]any, bool) {
 		return append(args, now), true
 	case name == "insert":
 		return []any{v.fresh, data, "", expires, now, now, seen, "", "", int64(1), sql.NullTime{}, int64(0), sql.NullTime{}, 0}, true
+	case name == "insertUser": // PostgreSQL's, which takes the user's lock
+		return []any{v.fresh, data, "user1", expires, now, now, seen, "", "", int64(1), seen, int64(0), sql.NullTime{}, 0, "user1"}, true
 	case name == "moveExpiry":
 		return []any{expires, now, v.id, int64(1), now, expires}, true
 	case name == "see":
@@ -214,7 +217,11 @@ func planArgs(name string, v planValues) ([]any, bool) {
 				return nil, false
 			}
 		}
-		return append(args, v.id, int64(1), now), true
+		args = append(args, v.id, int64(1), now)
+		if dialect == "postgres" && slices.Contains(cols, "user") {
+			args = append(args, "user1") // the user's lock
+		}
+		return args, true
 	case name == "userSessions":
 		return []any{v.userID, now}, true
 	case name == "destroyUserSession":
