@@ -151,11 +151,11 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 	// on these; two users whose keys collide only wait for each other.
 	//
 	// A sign-in takes the shared lock in its own statement (sInsertUser,
-	// the sUpdate variants that write the user), with the user as the last
-	// argument: it only writes, so what it sees (the statement began before
-	// the lock was granted) does not matter, only that it commits after a
-	// revocation that held the lock, or before one that waits for it. That
-	// spares it a transaction.
+	// the sUpdate variants that write the user; the user is the argument
+	// before the WHERE clause's, or the last): it only writes, so what it
+	// sees (the statement began before the lock was granted) does not
+	// matter, only that it commits after a revocation that held the lock,
+	// or before one that waits for it. That spares it a transaction.
 	if st.db.Dialector.Name() == "postgres" {
 		key := strconv.Itoa(int(tableKey(table)))
 		shared := "SELECT pg_advisory_xact_lock_shared(" + key + ", hashtext(?))"
@@ -164,9 +164,13 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		values := strings.Index(q[sInsert], " VALUES (")
 		q[sInsertUser] = q[sInsert][:values] + " SELECT " + strings.TrimSuffix(q[sInsert][values+len(" VALUES ("):], ")") +
 			" FROM (" + shared + ") AS l"
+		// In FROM, where PostgreSQL keeps a volatile call (an EXISTS
+		// subquery's select list it drops unevaluated).
 		for cols := range 8 {
 			if cols&updateUser != 0 {
-				q[sUpdate+stmtID(cols)] += " AND EXISTS (" + shared + ")"
+				u := q[sUpdate+stmtID(cols)]
+				where := strings.Index(u, " WHERE id = ? AND version = ?")
+				q[sUpdate+stmtID(cols)] = u[:where] + " FROM (" + shared + ") AS l" + u[where:]
 			}
 		}
 	}
@@ -439,10 +443,10 @@ func (st *Store) update(ctx context.Context, from string, m *Model, cols int, no
 	if cols&updateExpiry != 0 {
 		args = append(args, t.of(m.ExpiresAt), m.IdleTimeout, t.null(m.Deadline), m.Flags)
 	}
-	args = append(args, from, m.Version-1, t.now)
 	if cols&updateUser != 0 && st.db.Dialector.Name() == "postgres" {
 		args = append(args, m.UserID) // the user's lock: see statements
 	}
+	args = append(args, from, m.Version-1, t.now)
 	n, err := st.run.exec(ctx, sUpdate+stmtID(cols), args...)
 	return n == 1, err
 }

@@ -168,6 +168,15 @@ type Tx struct{ st *Store }
 // and vanish if it rolls back. Unlike the Store's own calls they are not
 // retried after a deadlock or serialization failure: such an error ends
 // the transaction, which the application retries as a whole.
+//
+// On PostgreSQL, DestroyUser and DestroyOthers lock the user until tx ends
+// (see docs/security.md), and a sign-in or MintToken for that user waits
+// for the lock: sign the user in again only after tx commits, not from a
+// request whose session saves while tx is open (a handler that writes its
+// response inside db.Transaction), which would wait for itself. Run tx at
+// READ COMMITTED, PostgreSQL's default: at REPEATABLE READ or SERIALIZABLE
+// its snapshot is taken before the lock, and a sign-in or mint that
+// commits in between outlives the revocation.
 func (st *Store) Tx(tx *gorm.DB) *Tx {
 	return &Tx{st: &Store{db: tx, cfg: st.cfg, run: st.run.forTx(tx)}}
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // testRevocationAmidSignIns catches a revocation in the middle of its
-// DELETE and signs the user in, and mints a token from one of the user's
-// sessions, meanwhile. A session of the user's that another transaction
+// DELETE and signs the user in, from a new browser (an INSERT) and from
+// one with an anonymous session (an UPDATE), and mints a token from one of
+// the user's sessions, meanwhile. A session of the user's that another transaction
 // holds locked stops the DELETE there, after it began and before it
 // committed: on PostgreSQL at READ COMMITTED a DELETE does not see rows
 // that committed after it began, so a sign-in or a token that landed in
@@ -47,11 +48,13 @@ func testRevocationAmidSignIns(t *testing.T, db DB) {
 		})
 	}, ginsession.WithTokenHeader("Authorization"))
 
-	minter, held := newClient(t), newClient(t)
+	minter, held, upgrader := newClient(t), newClient(t), newClient(t)
 	minter.get(a, "/login?u=carol")
 	held.get(a, "/login?u=carol")
 	heldRow := held.get(a, "/handle").body
 	require.Len(t, heldRow, 64, "the held session's handle, which is its row's ID")
+	upgrader.get(a, "/set?cart=book")
+	require.Len(t, upgrader.get(a, "/handle").body, 64, "the anonymous session has a row")
 
 	// Another transaction locks one of carol's sessions: the revocation's
 	// DELETE waits there until it ends.
@@ -84,13 +87,14 @@ func testRevocationAmidSignIns(t *testing.T, db DB) {
 		n, err := a.store.DestroyUser(ctx, "carol")
 		revocation <- revoked{n, err}
 	}()
-	waitForLockWait(t, db)
+	waitForLockWait(t, db, table)
 
-	// A new browser signs in as carol, and carol's first browser asks for
-	// an API token, while the revocation waits.
+	// A new browser and one with a cart sign in as carol, and carol's
+	// first browser asks for an API token, while the revocation waits.
 	newcomer := newClient(t)
-	signIn := async(func() (int, string, error) { return request(newcomer, a, http.MethodGet, "/login?u=carol", nil) })
-	mint := async(func() (int, string, error) { return request(minter, a, http.MethodPost, "/mint", nil) })
+	signIn := async(func() (int, string, error) { return request(ctx, newcomer, a, http.MethodGet, "/login?u=carol", nil) })
+	upgrade := async(func() (int, string, error) { return request(ctx, upgrader, a, http.MethodGet, "/login?u=carol", nil) })
+	mint := async(func() (int, string, error) { return request(ctx, minter, a, http.MethodPost, "/mint", nil) })
 	// Each either waits for the revocation or lands now. One that landed
 	// is followed by a look at the minter's session: if it is still signed
 	// in, the revocation has not happened yet for anyone who looks, so it
@@ -99,11 +103,11 @@ func testRevocationAmidSignIns(t *testing.T, db DB) {
 	for _, op := range []struct {
 		name string
 		done chan result
-	}{{"the sign-in", signIn}, {"the mint", mint}} {
+	}{{"the sign-in", signIn}, {"the upgrade", upgrade}, {"the mint", mint}} {
 		select {
 		case r := <-op.done:
 			op.done <- r
-			if _, who, err := request(minter, a, http.MethodGet, "/whoami", nil); err == nil && who == "carol" {
+			if _, who, err := request(ctx, minter, a, http.MethodGet, "/whoami", nil); err == nil && who == "carol" {
 				sawSignedIn = append(sawSignedIn, op.name)
 			}
 		case <-time.After(300 * time.Millisecond):
@@ -118,24 +122,31 @@ func testRevocationAmidSignIns(t *testing.T, db DB) {
 		t.Fatal("DestroyUser still waits after the lock was released")
 	}
 	require.NoError(t, rev.err)
-	in, mintRes := wait(t, ctx, signIn), wait(t, ctx, mint)
+	in, up, mintRes := wait(t, ctx, signIn), wait(t, ctx, upgrade), wait(t, ctx, mint)
 	require.NoError(t, in.err)
+	require.NoError(t, up.err)
 	require.NoError(t, mintRes.err)
 	require.Equal(t, http.StatusOK, in.status, "the sign-in: %s", in.body)
+	require.Equal(t, http.StatusOK, up.status, "the upgrade: %s", up.body)
 
-	// The newcomer's sign-in survived only if it came after the
-	// revocation: then nobody saw carol's old sessions signed in after it.
-	_, newcomerIs, err := request(newcomer, a, http.MethodGet, "/whoami", nil)
-	require.NoError(t, err)
-	if newcomerIs == "carol" {
-		assert.NotContains(t, sawSignedIn, "the sign-in",
-			"a sign-in that landed while carol's other sessions were still signed in outlived the revocation of them all")
+	// A sign-in survived only if it came after the revocation: then
+	// nobody saw carol's old sessions signed in after it.
+	for _, c := range []struct {
+		name string
+		cl   *client
+	}{{"the sign-in", newcomer}, {"the upgrade", upgrader}} {
+		_, is, err := request(ctx, c.cl, a, http.MethodGet, "/whoami", nil)
+		require.NoError(t, err)
+		if is == "carol" {
+			assert.NotContains(t, sawSignedIn, c.name,
+				"%s landed while carol's other sessions were still signed in, and outlived the revocation of them all", c.name)
+		}
 	}
 	// A token minted from the revoked session works only if it came after
 	// the revocation, and a mint after it finds its sign-in gone.
 	switch mintRes.status {
 	case http.StatusOK:
-		_, who, err := request(newClient(t), a, http.MethodGet, "/api/whoami", http.Header{"Authorization": {"Bearer " + mintRes.body}})
+		_, who, err := request(ctx, newClient(t), a, http.MethodGet, "/api/whoami", http.Header{"Authorization": {"Bearer " + mintRes.body}})
 		require.NoError(t, err)
 		assert.NotEqual(t, "carol", who, "a token minted from carol's session before the revocation outlived it (%d sessions revoked)", rev.n)
 	case http.StatusConflict:
@@ -143,21 +154,24 @@ func testRevocationAmidSignIns(t *testing.T, db DB) {
 	default:
 		t.Errorf("the mint answered %d: %s", mintRes.status, mintRes.body)
 	}
-	_, who, err := request(minter, a, http.MethodGet, "/whoami", nil)
+	_, who, err := request(ctx, minter, a, http.MethodGet, "/whoami", nil)
 	require.NoError(t, err)
 	assert.Empty(t, who, "the minter's session is revoked")
-	_, who, err = request(held, a, http.MethodGet, "/whoami", nil)
+	_, who, err = request(ctx, held, a, http.MethodGet, "/whoami", nil)
 	require.NoError(t, err)
 	assert.Empty(t, who, "the held session is revoked")
 }
 
-// waitForLockWait waits until a DELETE on db waits for a row lock, as the
-// server reports it.
-func waitForLockWait(t *testing.T, db DB) {
+// waitForLockWait waits until a DELETE on table waits for a row lock, as
+// the server reports it. MariaDB, to a user without the PROCESS privilege,
+// shows only that the statement runs.
+func waitForLockWait(t *testing.T, db DB, table string) {
 	t.Helper()
-	q := "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE%'"
+	q := "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'" +
+		" AND query LIKE '%DELETE FROM%' AND query LIKE '%" + table + "%'"
 	if db.Dialector.Name() == "mysql" {
-		q = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%DELETE%' AND ID <> CONNECTION_ID()"
+		q = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%DELETE FROM%' AND INFO LIKE '%" + table + "%'" +
+			" AND ID <> CONNECTION_ID()"
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -165,7 +179,7 @@ func waitForLockWait(t *testing.T, db DB) {
 		require.NoError(t, db.Raw(q).Scan(&n).Error)
 		if n > 0 {
 			// MariaDB lists the statement before it reaches the lock.
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 			return
 		}
 		require.True(t, time.Now().Before(deadline), "DestroyUser's DELETE never waited for the locked row")
@@ -202,9 +216,10 @@ func wait(t *testing.T, ctx context.Context, ch chan result) result {
 }
 
 // request sends a request with c's cookies to a, from any goroutine: it
-// returns its failure instead of failing the test.
-func request(c *client, a *app, method, path string, header http.Header) (int, string, error) {
-	req, err := http.NewRequest(method, a.srv.URL+path, nil)
+// returns its failure instead of failing the test, and gives up when ctx
+// ends.
+func request(ctx context.Context, c *client, a *app, method, path string, header http.Header) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, a.srv.URL+path, nil)
 	if err != nil {
 		return 0, "", err
 	}
