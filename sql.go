@@ -39,6 +39,7 @@ const (
 	sLockUser
 	sLockUserShared
 	sInsertUser
+	sAnyExpired
 	sMintToken
 	sMintTokenUntil
 	sSessions          // admin.go
@@ -213,6 +214,14 @@ func (st *Store) statements(table, causal string) [numStmts]string {
 		// where the next batch starts.
 		q[sDeleteExpired] = "WITH d AS (DELETE FROM " + table + " WHERE id = ANY (ARRAY(" + batch + " FOR UPDATE SKIP LOCKED)) RETURNING expires_at)" +
 			" SELECT count(*), max(expires_at) FROM d"
+		// A batch here is a transaction of its own, three round trips:
+		// a cleanup first asks the expiry index whether there is anything
+		// to delete, and most find nothing. It reads the row's id, which
+		// the index lacks: an index-only scan would check the table for
+		// each entry of a row the last cleanup deleted (until VACUUM), 20
+		// ms after a hundred thousand, on every probe, where an index scan
+		// marks such entries dead on its first pass and skips them after.
+		q[sAnyExpired] = "SELECT id FROM " + table + " WHERE expires_at <= ? ORDER BY expires_at LIMIT 1"
 	default:
 		q[sDeleteExpired] = "DELETE FROM " + table + " WHERE id IN (" + batch + ")"
 	}

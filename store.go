@@ -132,6 +132,16 @@ func (st *Store) Cleanup(ctx context.Context) (int64, error) {
 			st.emit(context.WithoutCancel(ctx), Event{Kind: EventCleanedUp, Count: total})
 		}
 	}()
+	if st.db.Dialector.Name() == "postgres" {
+		// One index probe, where a batch would cost a transaction.
+		found, err := st.anyExpired(ctx, now)
+		if err != nil {
+			return 0, fmt.Errorf("ginsession: cleanup: %w", err)
+		}
+		if !found {
+			return 0, nil
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("ginsession: cleanup: %w", err)
@@ -198,6 +208,17 @@ func (st *Store) deleteExpired(ctx context.Context, now, from time.Time) (n int6
 		return n, err
 	})
 	return n, last, err
+}
+
+// anyExpired reports whether a row expired at or before now
+// (PostgreSQL's sAnyExpired).
+func (st *Store) anyExpired(ctx context.Context, now time.Time) (bool, error) {
+	found := false
+	err := st.run.query(ctx, sAnyExpired, []any{now}, func(rows *sql.Rows) (int64, error) {
+		found = rows.Next()
+		return 0, nil
+	})
+	return found, err
 }
 
 // cleanupBatch is how many rows a DELETE of Cleanup removes at most.

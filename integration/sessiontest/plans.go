@@ -251,6 +251,8 @@ func planArgs(name string, v planValues, dialect string) ([]any, bool) {
 		return []any{v.userID}, true
 	case name == "destroyOthers":
 		return []any{v.userID, v.userSess, v.userSess, v.userID, now}, true
+	case name == "anyExpired":
+		return []any{now}, true
 	case name == "deleteExpired":
 		return []any{now, time.Unix(0, 0).UTC()}, true
 	case name == "endRenewal":
