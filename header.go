@@ -98,10 +98,7 @@ func (s *Session) MintToken() (string, error) {
 		stmt = sMintTokenUntil
 		args = append(args, deadline, deadline)
 	}
-	args = append(args, s.id, s.userID, now)
-	n, err := st.forUser(ctx, stmt, s.userID, s.id, false, now, func(t *runner) (int64, error) {
-		return t.exec(ctx, stmt, args...)
-	})
+	n, err := st.forUser(ctx, false, s.userID, s.id, now, stmt, append(args, s.id, s.userID, now)...)
 	if err != nil {
 		return "", fmt.Errorf("%w: mint a token: %w", ErrSave, err)
 	}

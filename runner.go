@@ -200,6 +200,10 @@ func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error
 	})
 }
 
+// readCommitted is the isolation of the store's own transactions that must
+// see each statement's latest commits whatever the database's default.
+func readCommitted() *sql.TxOptions { return &sql.TxOptions{Isolation: sql.LevelReadCommitted} }
+
 // transaction runs op on a transaction of its own, with opts (nil: the
 // database's default isolation) and, on a transient conflict, runs it again
 // whole: a statement that failed inside a transaction leaves it aborted. In

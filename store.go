@@ -190,8 +190,7 @@ func (st *Store) deleteExpired(ctx context.Context, now, from time.Time) (n int6
 	// fail instead, and batches of instances cleaning up at once, whose
 	// walks cross one another's deleted rows, would fail and run again
 	// over and over.
-	readCommitted := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	_, err = st.run.transaction(ctx, sDeleteExpired, readCommitted, func(t *runner) (int64, error) {
+	_, err = st.run.transaction(ctx, sDeleteExpired, readCommitted(), func(t *runner) (int64, error) {
 		n, last = 0, from
 		err := t.query(ctx, sDeleteExpired, []any{now, from}, func(rows *sql.Rows) (int64, error) {
 			var latest sql.NullTime

@@ -144,9 +144,7 @@ func (st *Store) DestroyUser(ctx context.Context, userID string) (int64, error) 
 	if userID == "" {
 		return 0, nil
 	}
-	n, err := st.forUser(ctx, sDestroyUser, userID, "", true, st.cfg.now().UTC(), func(t *runner) (int64, error) {
-		return t.exec(ctx, sDestroyUser, userID)
-	})
+	n, err := st.forUser(ctx, true, userID, "", st.cfg.now().UTC(), sDestroyUser, userID)
 	if err != nil {
 		return 0, fmt.Errorf("%w: destroy sessions of user: %w", ErrSave, err)
 	}
@@ -324,15 +322,13 @@ func (s *Session) DestroyOthers() (int64, error) {
 // destroyOthers deletes userID's sessions but id, if id is still live and
 // still the user's, and returns how many it deleted.
 func (st *Store) destroyOthers(ctx context.Context, userID, id string, now time.Time) (int64, error) {
-	return st.forUser(ctx, sDestroyOthers, userID, id, true, now, func(t *runner) (int64, error) {
-		return t.exec(ctx, sDestroyOthers, userID, id, id, userID, now)
-	})
+	return st.forUser(ctx, true, userID, id, now, sDestroyOthers, userID, id, id, userID, now)
 }
 
-// forUser runs op, a write to userID's sessions, so that it lands before
-// or after every other such write, never amid one: op revokes the user's
-// sessions (revoke: DestroyUser, DestroyOthers) or mints a token from
-// session id. So a revocation deletes every token minted before it, and a
+// forUser runs statement stmt with args, a write to userID's sessions, so
+// that it lands before or after every other such write, never amid one: it
+// revokes the user's sessions (revoke: DestroyUser, DestroyOthers) or mints
+// a token from session id, and forUser returns how many rows it changed. So a revocation deletes every token minted before it, and a
 // mint after it finds its sign-in gone and mints nothing. (A sign-in, which
 // only writes, is ordered with revocations by its own statement: see
 // statements.)
@@ -344,29 +340,28 @@ func (st *Store) destroyOthers(ctx context.Context, userID, id string, now time.
 //     DestroyOthers first write row id (sTouch), in the same transaction,
 //     so that the two conflict in certification on that row and the loser
 //     runs again; DestroyUser deletes the row a mint writes, which
-//     conflicts the same way. forUser then returns 0 without running op
+//     conflicts the same way. forUser then returns 0 without running stmt
 //     when row id is gone or no longer the user's.
 //   - PostgreSQL: a statement at READ COMMITTED sees what committed before
 //     it began, so a DELETE that began before a mint's INSERT committed
 //     would miss the token, and a mint that began before a revocation
-//     committed would copy a revoked sign-in. op runs in a transaction at
+//     committed would copy a revoked sign-in. stmt runs in a transaction at
 //     READ COMMITTED, whatever the database's default, after taking the
 //     user's lock: alone for a revocation (sLockUser), shared for a mint
 //     (sLockUserShared), so that its statement begins after the other
 //     committed.
-func (st *Store) forUser(ctx context.Context, stmt stmtID, userID, id string, revoke bool, now time.Time, op func(t *runner) (int64, error)) (int64, error) {
+func (st *Store) forUser(ctx context.Context, revoke bool, userID, id string, now time.Time, stmt stmtID, args ...any) (int64, error) {
 	switch st.db.Dialector.Name() {
 	case "postgres":
 		var lock stmtID = sLockUserShared
 		if revoke {
 			lock = sLockUser
 		}
-		readCommitted := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-		return st.run.transaction(ctx, stmt, readCommitted, func(t *runner) (int64, error) {
+		return st.run.transaction(ctx, stmt, readCommitted(), func(t *runner) (int64, error) {
 			if _, err := t.exec(ctx, lock, userID); err != nil {
 				return 0, err
 			}
-			return op(t)
+			return t.exec(ctx, stmt, args...)
 		})
 	case "mysql":
 		if id == "" {
@@ -376,8 +371,8 @@ func (st *Store) forUser(ctx context.Context, stmt stmtID, userID, id string, re
 			if n, err := t.exec(ctx, sTouch, now, now.Add(time.Microsecond), now, id, userID, now); err != nil || n == 0 {
 				return 0, err
 			}
-			return op(t)
+			return t.exec(ctx, stmt, args...)
 		})
 	}
-	return op(st.run)
+	return st.run.exec(ctx, stmt, args...)
 }

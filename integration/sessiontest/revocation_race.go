@@ -102,7 +102,7 @@ func testRevocationAmidSignIns(t *testing.T, db DB) {
 	var sawSignedIn []string
 	for _, op := range []struct {
 		name string
-		done chan result
+		done chan reply
 	}{{"the sign-in", signIn}, {"the upgrade", upgrade}, {"the mint", mint}} {
 		select {
 		case r := <-op.done:
@@ -122,7 +122,7 @@ func testRevocationAmidSignIns(t *testing.T, db DB) {
 		t.Fatal("DestroyUser still waits after the lock was released")
 	}
 	require.NoError(t, rev.err)
-	in, up, mintRes := wait(t, ctx, signIn), wait(t, ctx, upgrade), wait(t, ctx, mint)
+	in, up, mintRes := awaitReply(t, ctx, signIn), awaitReply(t, ctx, upgrade), awaitReply(t, ctx, mint)
 	require.NoError(t, in.err)
 	require.NoError(t, up.err)
 	require.NoError(t, mintRes.err)
@@ -187,7 +187,8 @@ func waitForLockWait(t *testing.T, db DB, table string) {
 	}
 }
 
-type result struct {
+// reply is what a request sent by async got back.
+type reply struct {
 	status int
 	body   string
 	err    error
@@ -195,23 +196,24 @@ type result struct {
 
 // async runs do on its own goroutine and returns where its result will be
 // (a buffer of one: a reader may put it back).
-func async(do func() (int, string, error)) chan result {
-	ch := make(chan result, 1)
+func async(do func() (int, string, error)) chan reply {
+	ch := make(chan reply, 1)
 	go func() {
 		status, body, err := do()
-		ch <- result{status, body, err}
+		ch <- reply{status, body, err}
 	}()
 	return ch
 }
 
-func wait(t *testing.T, ctx context.Context, ch chan result) result {
+// awaitReply returns the reply on ch, or fails t when ctx ends first.
+func awaitReply(t *testing.T, ctx context.Context, ch chan reply) reply {
 	t.Helper()
 	select {
 	case r := <-ch:
 		return r
 	case <-ctx.Done():
 		t.Fatal("a request still waits after the revocation ended")
-		return result{}
+		return reply{}
 	}
 }
 
