@@ -281,6 +281,21 @@ func TestLinearizability(t *testing.T) {
 	}
 }
 
+// TestUserPlans checks that PostgreSQL keeps the generic plan of each
+// statement that finds a user's rows (see sessiontest.RunUserPlans).
+// Through PgBouncer the store's statements go unnamed, planned on each run
+// whatever the table; a named one would not outlive its transaction there.
+func TestUserPlans(t *testing.T) {
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) {
+			if strings.HasPrefix(d.name, "PgBouncer") {
+				t.Skip("through PgBouncer the statements are unnamed and planned on each run")
+			}
+			sessiontest.RunUserPlans(t, d.open(t))
+		})
+	}
+}
+
 // TestPlans EXPLAINs every statement of the store on a table of
 // GINSESSION_PLAN_ROWS generated rows (1,000,000; 100,000 with -short) and
 // fails on any that reads the whole table. Galera is left out: its nodes

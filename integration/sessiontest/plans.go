@@ -151,6 +151,78 @@ func RunPlans(t *testing.T, open Opener, rows int) {
 	t.Logf("%d statements explained in %s", len(list), time.Since(begin).Round(time.Millisecond))
 }
 
+// byUser names the statements that find rows by their user (see
+// RunUserPlans). Not userSessionsAfter, an admin's page: the values of its
+// filters and limit make a plan of their own worth its planning.
+var byUser = map[string]bool{"userSessions": true, "destroyUser": true, "destroyOthers": true}
+
+// RunUserPlans checks, on PostgreSQL, that each statement that finds rows
+// by their user settles on its generic plan, planned once per connection,
+// on a table whose users have many sessions each: its generic plan expects
+// the average user's hundreds of rows, while with the name in sight the
+// planner expects one row of a user it does not know (a new user, a revoked
+// one), finds that custom plan cheaper, and would plan every run anew: some
+// 50 µs, half of UserSessions (see ginsession's sql.go). The same happened
+// on the ten-million-row table of bench's BenchmarkTableSize, whose 20,000
+// users have 50 sessions each.
+func RunUserPlans(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t)
+	if db.Dialector.Name() != "postgres" {
+		t.Skip("only PostgreSQL caches a plan per prepared statement and chooses between generic and custom ones")
+	}
+	table := freshTable(t, db)
+	st, err := ginsession.NewStore(db.DB, ginsession.WithTableName(table), ginsession.WithCleanupInterval(0))
+	require.NoError(t, err)
+	sqlDB, err := db.DB.DB()
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	// 300,000 rows, one in ten signed in as one of 60 users (500 sessions
+	// each), the rest anonymous.
+	require.NoError(t, db.Exec("INSERT INTO "+table+
+		" (id, data, user_id, expires_at, created_at, updated_at, version, signed_in_at)"+
+		" SELECT md5(g::text) || md5((-g)::text), '', CASE WHEN g % 10 = 0 THEN 'user' || (g / 10 % 60) ELSE '' END, ?, ?, ?, 1, ?"+
+		" FROM generate_series(1, 300000) AS g", now.Add(time.Hour), now, now, now).Error)
+	require.NoError(t, sessionfill.Analyze(ctx, db.DB, table))
+	// A user with no session, as a new user's or a revoked one's.
+	v := planValues{now: now, userID: "nobody", userSess: strings.Repeat("0", 64)}
+	n := 0
+	for _, s := range stmts.Of(st) {
+		if !byUser[s.Name] {
+			continue
+		}
+		n++
+		t.Run(s.Name, func(t *testing.T) {
+			args, ok := planArgs(s.Name, v, "postgres")
+			require.True(t, ok)
+			checkGenericPlan(t, sqlDB, s.Text, stmts.Args(st, args))
+		})
+	}
+	assert.Equal(t, len(byUser), n, "statements of byUser the store runs")
+}
+
+// checkGenericPlan prepares q on a connection of its own, runs it ten times
+// with args, and fails t unless PostgreSQL planned it no more than the five
+// times it tries custom plans before it weighs the generic one.
+func checkGenericPlan(t *testing.T, db *sql.DB, q string, args []any) {
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(ctx, q)
+	require.NoError(t, err)
+	defer stmt.Close()
+	for range 10 {
+		_, err := stmt.ExecContext(ctx, args...)
+		require.NoError(t, err)
+	}
+	var generic, custom int64
+	require.NoError(t, conn.QueryRowContext(ctx,
+		"SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", q).Scan(&generic, &custom))
+	t.Logf("%d custom plans, %d runs of the generic plan", custom, generic)
+	assert.LessOrEqual(t, custom, int64(5), "PostgreSQL planned each run anew (%d custom plans, %d runs of the generic one):\n%s", custom, generic, q)
+}
+
 // planReadsAll names the statements whose answer needs most of the table,
 // so that a full scan is as good a plan as any index, and says why. No
 // statement a request runs is here.
