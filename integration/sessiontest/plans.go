@@ -171,6 +171,11 @@ func RunUserPlans(t *testing.T, open Opener) {
 	if db.Dialector.Name() != "postgres" {
 		t.Skip("only PostgreSQL caches a plan per prepared statement and chooses between generic and custom ones")
 	}
+	var version int
+	require.NoError(t, db.Raw("SELECT current_setting('server_version_num')::int").Scan(&version).Error)
+	if version < 140000 {
+		t.Skipf("PostgreSQL %d counts no generic and custom plans (pg_prepared_statements has them from 14)", version)
+	}
 	table := freshTable(t, db)
 	st, err := ginsession.NewStore(db.DB, ginsession.WithTableName(table), ginsession.WithCleanupInterval(0))
 	require.NoError(t, err)
@@ -218,7 +223,9 @@ func checkGenericPlan(t *testing.T, db *sql.DB, q string, args []any) {
 	}
 	var generic, custom int64
 	require.NoError(t, conn.QueryRowContext(ctx,
-		"SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", q).Scan(&generic, &custom))
+		// pgx names what database/sql prepares stmt_<hash>; its own cache,
+		// which the connection has not used, would add a stmtcache_ row.
+		"SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1 AND name LIKE 'stmt\\_%'", q).Scan(&generic, &custom))
 	t.Logf("%d custom plans, %d runs of the generic plan", custom, generic)
 	assert.LessOrEqual(t, custom, int64(5), "PostgreSQL planned each run anew (%d custom plans, %d runs of the generic one):\n%s", custom, generic, q)
 }
