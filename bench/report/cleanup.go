@@ -102,6 +102,16 @@ func cleanupSummary(r *cleanupResults) string {
 	return fmt.Sprintf("[Cleanup under load](#cleanup-under-load): the clients' p99 during a cleanup over their p99 without (goal %.0fx): %s.", cleanupFactor, strings.Join(parts, "; "))
 }
 
+// cleanupNotes says, per server, why its cleanup can miss the goal; the
+// report prints it when a case does.
+var cleanupNotes = map[string]string{
+	"mariadb": "the ratio crosses 2x in either case from run to run (1.51x to 2.37x over the three runs of 2026-12-05, " +
+		"with the p99 without a cleanup itself moving between 1.7 ms and 2.7 ms). The four clients already fill both cores, " +
+		"and a batch's cost does not end with its statement: InnoDB's purge threads remove the deleted rows and their index entries " +
+		"after the commit. Since the third run Cleanup rests twice its batch's time on MySQL and MariaDB to leave the purge room; " +
+		"that run's backlog came out at 1.51x and its 1% case at 2.28x, so one run does not show the change to help.",
+}
+
 // writeCleanup writes the "Cleanup under load" section, or nothing when the
 // raw output has no BenchmarkCleanupUnderLoad.
 func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
@@ -168,6 +178,18 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 		empty = []string{"not measured"}
 	}
 	w("%s.\n", strings.Join(empty, ", "))
+	for _, s := range ran {
+		note, ok := cleanupNotes[s.name]
+		if !ok {
+			continue
+		}
+		for _, c := range cleanupCases {
+			if v, ok := r.verdict(s.name, c.name); ok && v > cleanupFactor {
+				w("\n**%s, not met:** %s\n", s.title, note)
+				break
+			}
+		}
+	}
 	if len(r.failed) > 0 {
 		w("\nFailed: %s (see raw.txt).\n", strings.Join(r.failed, ", "))
 	}

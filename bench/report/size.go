@@ -141,7 +141,7 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 	}
 	w("Figures are medians of %d rounds, each a process of its own that fills the tables again; each operation's own rows are deleted after it, so that the tables keep their size. ", rounds)
 	w("Each table is measured once the server has written its fill out (a CHECKPOINT on PostgreSQL, InnoDB's dirty pages no longer falling on MariaDB, the write-ahead log emptied on SQLite): a live table grows over months, not in a minute whose writes then compete with the requests. ")
-	w("A verdict compares two medians: on a busy machine read it with benchstat's tables below, where `~` marks a difference the samples do not show to be real. ")
+	w("A verdict compares two medians: on a busy machine read it with benchstat's column, its test of the rounds' samples (full tables below), where `~` marks a difference the samples do not show to be real. ")
 	w("A large table faster than the small one is such noise, not a gain: on each server the small table is measured first, just after the previous server's large table was filled and dropped.\n\n")
 	var short []string
 	for _, s := range ran {
@@ -165,11 +165,11 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 			w("### %s\n\nOnly one size measured (%s rows): nothing to compare.\n\n", s.title, thousands(small))
 			continue
 		}
-		w("### %s\n\n| op | %s rows | %s rows | large / small | within %.1fx |\n|---|---|---|---|---|\n", s.title, thousands(small), thousands(large), sizeFactor)
+		w("### %s\n\n| op | %s rows | %s rows | large / small | within %.1fx | benchstat |\n|---|---|---|---|---|---|\n", s.title, thousands(small), thousands(large), sizeFactor)
 		for _, op := range sizeOps {
 			v, ok := r.ratio(s.name, op.name)
 			if !ok {
-				w("| %s | – | – | – | not measured |\n", op.name)
+				w("| %s | – | – | – | not measured | – |\n", op.name)
 				continue
 			}
 			a, _ := medianOf(r.ns[sizeKey{s.name, small}][op.name])
@@ -178,7 +178,7 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 			if v > sizeFactor {
 				verdict = metNo
 			}
-			w("| %s | %s | %s | %.2fx | %s |\n", op.name, dur(a), dur(b), v, verdict)
+			w("| %s | %s | %s | %.2fx | %s | %s |\n", op.name, dur(a), dur(b), v, verdict, timeDelta(stats["tablesize/"+s.name], op.name))
 		}
 		w("\n")
 	}
@@ -228,6 +228,29 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 			w("\n#### benchstat, %s\n\n```\n%s```\n", s.title, text)
 		}
 	}
+}
+
+// deltaRE matches a row of benchstat's comparison: the change, or ~, and
+// its p-value.
+var deltaRE = regexp.MustCompile(`\s(~|[+-][\d.]+%)\s+\(p=([\d.]+) n=\d+\)`)
+
+// timeDelta is benchstat's verdict on op's time in text, a table-size
+// benchstat ("~ (p=0.151)", "+34.10% (p=0.008)"), or "–" when it has none.
+// Only the first table, sec/op, is read.
+func timeDelta(text, op string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "geomean") {
+			break
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != op {
+			continue
+		}
+		if m := deltaRE.FindStringSubmatch(line); m != nil {
+			return m[1] + " (p=" + m[2] + ")"
+		}
+	}
+	return "–"
 }
 
 // ratio is op's time on server's large table over its time on the small
