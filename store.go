@@ -33,12 +33,13 @@ const (
 	// connection's time, and requests get the database in between.
 	cleanupRestFactor = 1
 	// cleanupRestFactorMySQL is the factor on MySQL and MariaDB, where
-	// the batch's statement is half its work: InnoDB only marks the rows
-	// deleted, and its purge threads remove them and their index entries
-	// after the commit, on the same cores as the requests. Measured with
-	// the factor 1 at ten million rows under load, the clients' p99 rose
+	// the batch's statement is only part of its work: InnoDB only marks
+	// the rows deleted, and its purge threads remove them and their index
+	// entries after the commit, on the same cores as the requests. With
+	// the factor 1, at ten million rows under load, the clients' p99 rose
 	// 1.7x to 2.4x during a backlog, against 1.0x to 1.6x on PostgreSQL,
-	// whose VACUUM comes later.
+	// whose VACUUM comes later; the one run with 2 gave 1.5x (and 2.3x for
+	// a cleanup of 1% of the table, 2.0x before): not yet shown to help.
 	cleanupRestFactorMySQL = 2
 	// cleanupMinRest is the shortest rest: longer than SQLite's first busy
 	// sleep, so that a request that found a batch's lock wakes to a free
@@ -128,9 +129,10 @@ func (st *Store) Handler() gin.HandlerFunc { return func(c *gin.Context) { st.ha
 // it takes at most half of one connection's time, so that requests for
 // live sessions, which it never holds up for longer than a batch, feel
 // little of it. A backlog is cleared at about half the rate the database
-// could delete it, a third on MySQL (bench/RESULTS.md gives measured rates). With nothing to delete it is
-// one index probe. It stops early, with the context's error, when ctx
-// ends; the batches done by then stay done.
+// could delete it, a third on MySQL (bench/RESULTS.md gives measured
+// rates). With nothing to delete it is one index probe. It stops early,
+// with the context's error, when ctx ends; the batches done by then stay
+// done.
 func (st *Store) Cleanup(ctx context.Context) (int64, error) {
 	now := st.cfg.now().UTC()
 	batch := st.cleanupBatch()
