@@ -108,11 +108,11 @@ func fill(b *testing.B, srv server, dsn string, rows int) *sized {
 // small table. A live site's table grows over months, and its writes are
 // spread with it. PostgreSQL: a CHECKPOINT (a superuser's or
 // pg_checkpoint's, as bench/run's DSN is). MariaDB, whose benchmark user
-// may not flush: until the dirty pages of InnoDB's buffer pool have not
-// fallen for three samples in a row (its page cleaner writes an idle
-// server's out in well under a minute, down to a few hundred pages that it
-// leaves), for at most three minutes. SQLite: a checkpoint that empties the
-// write-ahead log.
+// may not flush: until neither the dirty pages of InnoDB's buffer pool nor
+// the undo logs its purge has yet to apply have fallen for three samples in
+// a row (its page cleaner writes an idle server's out in well under a
+// minute, down to a few hundred pages that it leaves), for at most three
+// minutes. SQLite: a checkpoint that empties the write-ahead log.
 func settle(ctx context.Context, srv server, db *gorm.DB) (time.Duration, string, error) {
 	begin := time.Now()
 	db = db.WithContext(ctx)
@@ -132,28 +132,35 @@ func settle(ctx context.Context, srv server, db *gorm.DB) (time.Duration, string
 		}
 		return time.Since(begin), "a checkpoint", nil
 	case "mariadb":
-		dirty := func() (int64, error) {
-			var name string
+		// Two counts to see fall: the buffer pool's dirty pages, and the
+		// undo logs of deleted rows that InnoDB's purge threads have yet
+		// to remove (after a cleanup's deletes, minutes of work).
+		status := func(name string) (int64, error) {
 			var n int64
-			err := db.Raw("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'").Row().Scan(&name, &n)
+			err := db.Raw("SHOW GLOBAL STATUS LIKE ?", name).Row().Scan(&name, &n)
 			return n, err
 		}
-		least, flat := int64(-1), 0
-		for flat < 3 {
-			n, err := dirty()
-			if err != nil {
-				return 0, "", fmt.Errorf("settling: %w", err)
+		least := [2]int64{-1, -1}
+		var now [2]int64
+		for flat := 0; flat < 3; {
+			for i, name := range []string{"Innodb_buffer_pool_pages_dirty", "Innodb_history_list_length"} {
+				n, err := status(name)
+				if err != nil {
+					return 0, "", fmt.Errorf("settling: %w", err)
+				}
+				now[i] = n
 			}
-			if least < 0 || n < least {
-				least, flat = n, 0
-			} else {
-				flat++
+			flat++
+			for i, n := range now {
+				if least[i] < 0 || n < least[i] {
+					least[i], flat = n, 0
+				}
 			}
-			if n == 0 {
+			if now == [2]int64{} {
 				break
 			}
 			if time.Since(begin) > 3*time.Minute {
-				return time.Since(begin), fmt.Sprintf("%d dirty pages left after three minutes", n), nil
+				return time.Since(begin), fmt.Sprintf("%d dirty pages and %d undo logs left after three minutes", now[0], now[1]), nil
 			}
 			select {
 			case <-ctx.Done():
@@ -161,7 +168,7 @@ func settle(ctx context.Context, srv server, db *gorm.DB) (time.Duration, string
 			case <-time.After(2 * time.Second):
 			}
 		}
-		return time.Since(begin), fmt.Sprintf("%d dirty pages left", least), nil
+		return time.Since(begin), fmt.Sprintf("%d dirty pages and %d undo logs left", least[0], least[1]), nil
 	}
 	return 0, "nothing to wait for", nil
 }

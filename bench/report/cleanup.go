@@ -25,7 +25,7 @@ var cleanupCases = []struct{ name, what string }{
 
 var (
 	cleanupRE    = regexp.MustCompile(`^BenchmarkCleanupUnderLoad/server=([\w-]+)/expired=([\w%]+?)(?:-\d+)?$`)
-	cleanupTable = regexp.MustCompile(`cleanup table: server=([\w-]+) rows=(\d+) `)
+	cleanupTable = regexp.MustCompile(`cleanup table: server=([\w-]+) rows=(\d+) [^;]*(?:; started (.+))?$`)
 )
 
 // cleanupResults are BenchmarkCleanupUnderLoad's metrics, by server and
@@ -34,11 +34,14 @@ type cleanupResults struct {
 	cpu     string
 	metrics map[[2]string]map[string][]float64
 	rows    map[string]int
+	// started is when each server's run began, where its log says
+	// (runs before 2026-12-05 22:00 did not).
+	started map[string]string
 	failed  []string
 }
 
 func parseCleanup(r io.Reader) (*cleanupResults, error) {
-	res := &cleanupResults{metrics: map[[2]string]map[string][]float64{}, rows: map[string]int{}}
+	res := &cleanupResults{metrics: map[[2]string]map[string][]float64{}, rows: map[string]int{}, started: map[string]string{}}
 	var err error
 	res.cpu, res.failed, err = scanFamily(r, family{
 		prefix: "BenchmarkCleanupUnderLoad",
@@ -47,6 +50,9 @@ func parseCleanup(r io.Reader) (*cleanupResults, error) {
 			m := cleanupTable.FindStringSubmatch(line)
 			if m != nil {
 				res.rows[m[1]], _ = strconv.Atoi(m[2])
+				if m[3] != "" {
+					res.started[m[1]] = strings.TrimSpace(m[3])
+				}
 			}
 			return m != nil
 		},
@@ -112,6 +118,51 @@ var cleanupNotes = map[string]string{
 		"that run's backlog came out at 1.51x and its 1% case at 2.28x, so one run does not show the change to help.",
 }
 
+// when says when the servers of ran were measured: from the start their
+// log gives, or date when none gives one (results from before the log
+// did).
+func (r *cleanupResults) when(ran []srv, date string) string {
+	var order []string
+	by := map[string][]string{}
+	for _, s := range ran {
+		d := r.started[s.name]
+		if d == "" {
+			d = date
+			if len(r.started) > 0 {
+				d = "an earlier run, whose time raw.txt does not give"
+			}
+		}
+		if by[d] == nil {
+			order = append(order, d)
+		}
+		by[d] = append(by[d], s.title)
+	}
+	if len(order) <= 1 {
+		return date
+	}
+	parts := make([]string, len(order))
+	for i, d := range order {
+		parts[i] = d + " (" + strings.Join(by[d], ", ") + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// earlier names the servers of ran whose cases were measured before the
+// window without a cleanup was idle-s long on a settled server.
+func (r *cleanupResults) earlier(ran []srv) []string {
+	var old []string
+	for _, s := range ran {
+		for _, c := range cleanupCases {
+			m := r.metrics[[2]string{s.name, c.name}]
+			if m != nil && len(m["idle-s"]) == 0 {
+				old = append(old, s.title)
+				break
+			}
+		}
+	}
+	return old
+}
+
 // writeCleanup writes the "Cleanup under load" section, or nothing when the
 // raw output has no BenchmarkCleanupUnderLoad.
 func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
@@ -119,9 +170,9 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 	if len(ran) == 0 && len(r.failed) == 0 {
 		return
 	}
-	w("\n## Cleanup under load\n\nMeasured on %s.%s `BenchmarkCleanupUnderLoad` (`CLEANUP=1 bench/run`): `Store.Cleanup` on a session table of generated rows (`integration/sessionfill`, half of them expired, evenly over the day before), ", date, machine(r.cpu))
+	w("\n## Cleanup under load\n\nMeasured on %s.%s `BenchmarkCleanupUnderLoad` (`CLEANUP=1 bench/run`): `Store.Cleanup` on a session table of generated rows (`integration/sessionfill`, half of them expired, evenly over the day before), ", r.when(ran, date), machine(r.cpu))
 	w("while four clients read and write live sessions through a Gin engine (one request in four a write, each client sending its next request as soon as the last one is answered, which keeps both cores busy), ")
-	w("against the same clients for 5 s with no cleanup running. On one table, in order: ")
+	w("against the same clients for 20 s with no cleanup running, just before it. Each case starts on a settled server, as the table-size benchmark's operations do (a CHECKPOINT on PostgreSQL; on MariaDB, InnoDB's dirty pages and its purge's backlog of the case before no longer falling; SQLite's write-ahead log emptied), so that the window without a cleanup does not carry the last one's aftermath. On one table, in order: ")
 	for i, c := range cleanupCases {
 		w("a cleanup of %s of the table, %s; ", c.name, c.what)
 		if i == len(cleanupCases)-1 {
@@ -129,6 +180,9 @@ func writeCleanup(w func(string, ...any), r *cleanupResults, date string) {
 		}
 	}
 	w("The goal: on %s rows, the clients' p99 during each cleanup within %.0fx of their p99 without; `left` counts the rows expired before the cleanup began that were still there after it, which must be none.\n\n", thousands(cleanupGoalRows), cleanupFactor)
+	if old := r.earlier(ran); len(old) > 0 {
+		w("**%s measured the earlier way:** the window without a cleanup was 5 s long and began right after the case before, unsettled; rerun with `CLEANUP=only SERVERS=...` to compare alike.\n\n", strings.Join(old, ", "))
+	}
 	var short []string
 	for _, s := range ran {
 		if r.rows[s.name] < cleanupGoalRows {
