@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"testing"
 	"time"
 )
@@ -83,6 +86,76 @@ func BenchmarkLoadColumns(b *testing.B) {
 						b.Fatal(err)
 					}
 					if err := rows.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
+}
+
+// BenchmarkInsertColumns measures what the columns of ginsession's new
+// session cost below the library: its INSERT of a new anonymous session's
+// fourteen columns (ginsession's sInsert, with the values a new session
+// has), against the floor's INSERT of three into the floor's table, through
+// database/sql with the floor's prepared statements. No Gin, no library:
+// the difference between the two is the price of the wider statement and
+// row, at the driver and at the server.
+func BenchmarkInsertColumns(b *testing.B) {
+	eachServer(b, func(b *testing.B, srv server, dsn string) {
+		t := srv.connect(b, dsn)
+		t.fresh(b, ginsessionTable, floorTable)
+		if _, err := ginsessionEngine(t); err != nil { // migrates the table
+			b.Fatal(err)
+		}
+		for _, ddl := range floorSQL[srv.dialect].schema {
+			if err := t.db.Exec(ddl).Error; err != nil {
+				b.Fatal(err)
+			}
+		}
+		sqlDB, err := t.db.DB()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wide := "INSERT INTO " + ginsessionTable + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		if srv.dialect == "postgres" {
+			wide = "INSERT INTO " + ginsessionTable + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+		}
+		data := "\x01" + `{"n":"1"}` // about what a new session's data column holds
+		var seq uint64               // across -count's runs, which share the tables
+		for _, tc := range []struct {
+			name, q string
+			args    func(id string, now time.Time) []any
+		}{
+			{"floor", floorSQL[srv.dialect].insert, func(id string, now time.Time) []any {
+				return []any{id, data, now.Add(24 * time.Hour)}
+			}},
+			{"new", wide, func(id string, now time.Time) []any {
+				return []any{id, data, "", now.Add(24 * time.Hour), now, now, now, "", "", int64(1), nil, int64(0), nil, 0}
+			}},
+		} {
+			b.Run("columns="+tc.name, func(b *testing.B) {
+				var st *sql.Stmt
+				if srv.prepare {
+					if st, err = sqlDB.Prepare(tc.q); err != nil {
+						b.Fatal(err)
+					}
+					defer st.Close()
+				}
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					seq++
+					// Keys strewn over the index, as hashed tokens are.
+					sum := sha256.Sum256(binary.BigEndian.AppendUint64(nil, seq))
+					id := hex.EncodeToString(sum[:])
+					now := time.Now().UTC()
+					if st != nil {
+						_, err = st.ExecContext(ctx, tc.args(id, now)...)
+					} else {
+						_, err = sqlDB.ExecContext(ctx, tc.q, tc.args(id, now)...)
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 				}
