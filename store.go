@@ -38,8 +38,13 @@ const (
 	// entries after the commit, on the same cores as the requests. With
 	// the factor 1, at ten million rows under load, the clients' p99 rose
 	// 1.7x to 2.4x during a backlog, against 1.0x to 1.6x on PostgreSQL,
-	// whose VACUUM comes later; the one run with 2 gave 1.5x (and 2.3x for
-	// a cleanup of 1% of the table, 2.0x before): not yet shown to help.
+	// whose VACUUM comes later; with 2 the first run gave 1.5x (and 2.3x
+	// for a cleanup of 1% of the table, 2.0x before), and a run whose
+	// window without a cleanup started on a settled server 2.3x in both
+	// cases: not shown to lower the p99, which the clients' contention for
+	// two cores sets (bench/RESULTS.md). Kept so that the purge keeps up
+	// with the batches rather than working on after Cleanup returns, which
+	// no run has measured yet.
 	cleanupRestFactorMySQL = 2
 	// cleanupMinRest is the shortest rest: longer than SQLite's first busy
 	// sleep, so that a request that found a batch's lock wakes to a free

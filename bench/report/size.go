@@ -140,7 +140,7 @@ func writeSizes(w func(string, ...any), r *sizeResults, stats map[string]string,
 		}
 	}
 	w("Figures are medians of %d rounds, each a process of its own that fills the tables again; each operation's own rows are deleted after it, so that the tables keep their size. ", rounds)
-	w("Each table is measured once the server has written its fill out (a CHECKPOINT on PostgreSQL, InnoDB's dirty pages no longer falling on MariaDB, the write-ahead log emptied on SQLite): a live table grows over months, not in a minute whose writes then compete with the requests. ")
+	w("Each table is measured once the server has written its fill out (a CHECKPOINT on PostgreSQL, InnoDB's dirty pages and its purge backlog no longer falling on MariaDB, the write-ahead log emptied on SQLite): a live table grows over months, not in a minute whose writes then compete with the requests. ")
 	w("A verdict compares two medians: on a busy machine read it with benchstat's column, its test of the rounds' samples (full tables below), where `~` marks a difference the samples do not show to be real. ")
 	w("A large table faster than the small one is such noise, not a gain: on each server the small table is measured first, just after the previous server's large table was filled and dropped.\n\n")
 	var short []string
