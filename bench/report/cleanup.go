@@ -115,14 +115,15 @@ func cleanupSummary(r *cleanupResults) string {
 // cleanupNotes says, per server, why its cleanup can miss the goal; the
 // report prints it when a case does.
 var cleanupNotes = map[string]string{
-	"mariadb": "the clients' p99 during a cleanup is the two cores' tail under contention, about 4 ms on every server " +
-		"(3.7 ms to 4.3 ms on SQLite, PostgreSQL and MariaDB in the runs above), and MariaDB misses because its p99 without a " +
-		"cleanup is the lowest, 1.66 ms in both cases of its settled run of 2026-12-05, where PostgreSQL's was 2.6 ms to 3.6 ms " +
-		"(measured the earlier way). The four clients already fill both cores; a batch (500 rows, some 40 ms) takes one of them, " +
-		"and InnoDB's purge threads then remove the deleted rows and their index entries on the same cores. Resting longer " +
-		"between batches does not lower the p99 as long as more than one request in a hundred meets a batch: resting once the " +
-		"batch's time and twice it (since that day) both gave ratios from 1.7x to 2.4x over five runs. Before the window without a cleanup was settled, the 49% case " +
-		"measured its baseline amid the 1% case's purge and came out at 1.51x.",
+	"mariadb": "the clients' p99 during a cleanup is the two cores' tail under contention, about 4 ms on SQLite, " +
+		"PostgreSQL and MariaDB alike (3.7 ms to 4.3 ms in the runs above; 7 ms through PgBouncer, one hop more), and MariaDB " +
+		"misses because its p99 without a cleanup is the lowest, 1.66 ms in both cases of its settled run of 2026-12-05, where " +
+		"PostgreSQL's was 2.6 ms to 3.6 ms (measured the earlier way). The four clients already fill both cores; a batch (500 " +
+		"rows, some 40 ms going by its rate and rests) takes one of them, and InnoDB's purge threads then remove the deleted rows " +
+		"and their index entries on the same cores. Resting longer between batches does not lower the p99 as long as more than " +
+		"one request in a hundred meets a batch: resting once the batch's time and twice it (since that day) both gave ratios " +
+		"from 1.7x to 2.4x over five runs. Before the window without a cleanup was settled, the 49% case measured its baseline " +
+		"amid the 1% case's purge and came out at 1.51x.",
 }
 
 // when says when the servers of ran were measured: from the start their
@@ -157,7 +158,8 @@ func (r *cleanupResults) when(ran []srv, date string) string {
 }
 
 // earlier names the servers of ran whose cases were measured before the
-// window without a cleanup was idle-s long on a settled server.
+// window without a cleanup was idleWindow long on a settled server: their
+// results lack the idle-s metric.
 func (r *cleanupResults) earlier(ran []srv) []string {
 	var old []string
 	for _, s := range ran {
