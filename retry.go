@@ -20,6 +20,25 @@ import (
 // do not collide again in step.
 const maxAttempts = 8
 
+// revokeAttempts is the bound for a revocation of a user's sessions
+// (DestroyUser, DestroyOthers). It deletes every session of the user, so
+// it meets a write to any of them, and on a cluster, where the first
+// transaction to commit wins, a user whose other devices keep writing can
+// make it lose eight times in a row: the integration suite's Galera run
+// saw DestroyOthers give up. Revocations are rare, and one must not fail
+// because the sessions it revokes are busy: it gets twice the attempts,
+// under two seconds in all.
+const revokeAttempts = 2 * maxAttempts
+
+// attemptsFor is how often statement id runs at most while it meets
+// transient conflicts.
+func attemptsFor(id stmtID) int {
+	if id == sDestroyUser || id == sDestroyOthers {
+		return revokeAttempts
+	}
+	return maxAttempts
+}
+
 const (
 	backoffBase = 3 * time.Millisecond
 	backoffMax  = 150 * time.Millisecond

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -437,4 +438,54 @@ func TestAServerThatStaysDownFailsTheRequestAfterTheBudget(t *testing.T) {
 	assert.Less(t, in.failures(), 12, "within the budget")
 	require.NotEmpty(t, a.errors())
 	assert.Contains(t, a.errors()[0], "connection refused")
+}
+
+// A revocation deletes every session of the user and so meets a write to
+// any of them: it outlasts conflicts that would make a save give up, and
+// is bounded all the same.
+func TestARevocationOutlastsConflictsThatStopASave(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		destroy func(a *app, cl *client) (int64, error)
+	}{
+		{"DestroyUser", func(a *app, _ *client) (int64, error) { return a.store.DestroyUser(t.Context(), "alice") }},
+		{"DestroyOthers", func(_ *app, cl *client) (int64, error) {
+			resp := cl.get("/signout-others")
+			if resp.StatusCode != http.StatusOK {
+				return 0, fmt.Errorf("status %d: %s", resp.StatusCode, resp.body)
+			}
+			return strconv.ParseInt(resp.body, 10, 64)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, rec, in := openInjectDB(t)
+			var a *app
+			a = newAppOn(t, db, rec, deviceRoutes(&a))
+			var alice []*client
+			for range 3 {
+				cl := a.client()
+				require.Equal(t, http.StatusOK, cl.get("/login?u=alice").StatusCode)
+				alice = append(alice, cl)
+			}
+
+			in.arm("DELETE", errMySQLDeadlock, maxAttempts)
+			n, err := tc.destroy(a, alice[0])
+			require.NoError(t, err, "%d conflicts, as many as stop a save", maxAttempts)
+			assert.Equal(t, maxAttempts, in.failures())
+			want := int64(3)
+			if tc.name == "DestroyOthers" {
+				want = 2
+			}
+			assert.Equal(t, want, n)
+			assert.Empty(t, alice[1].get("/whoami").body, "signed out")
+
+			require.Equal(t, http.StatusOK, alice[1].get("/login?u=alice").StatusCode)
+			in.arm("DELETE", errMySQLDeadlock, -1)
+			_, err = tc.destroy(a, alice[0])
+			require.Error(t, err)
+			assert.Equal(t, revokeAttempts, in.failures(), "bounded attempts")
+			in.arm("", nil, 0)
+			assert.Equal(t, "alice", alice[1].get("/whoami").body, "a revocation that gave up deleted nothing")
+		})
+	}
 }

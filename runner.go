@@ -311,8 +311,8 @@ func (g *generation) prepared(ctx context.Context, db *sql.DB, id stmtID) (*sql.
 // retry runs op until it succeeds or fails for good. A statement that the
 // database invalidated is prepared afresh at once; a transient conflict
 // (a deadlock, a serialization failure, a cluster's certification failure)
-// is tried again after a jittered pause, at most maxAttempts times, and then
-// reported as ErrConflict. Every statement is safe to repeat after those:
+// is tried again after a jittered pause, at most attemptsFor(id) times, and
+// then reported as ErrConflict. Every statement is safe to repeat after those:
 // each is one implicit transaction, and a conflict means it did not commit.
 // A lost or refused connection is tried again on a fresh one, within
 // connRetryBudget, when the statement provably never ran, or when it is a
@@ -359,7 +359,7 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, read bool, op
 			}
 			continue
 		case errTransient:
-			if attempt == maxAttempts {
+			if attempt == attemptsFor(id) {
 				return n, fmt.Errorf("%w: gave up after %d attempts: %w", ErrConflict, attempt, err)
 			}
 			r.logger.DebugContext(ctx, "statement met a transient conflict; trying again", "attempt", attempt, "error", err)
