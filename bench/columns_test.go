@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,10 +119,15 @@ func BenchmarkInsertColumns(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		wide := "INSERT INTO " + ginsessionTable + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		if srv.dialect == "postgres" {
-			wide = "INSERT INTO " + ginsessionTable + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at, user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+		marks := make([]string, 14)
+		for i := range marks {
+			marks[i] = "?"
+			if srv.dialect == "postgres" {
+				marks[i] = "$" + strconv.Itoa(i+1)
+			}
 		}
+		wide := "INSERT INTO " + ginsessionTable + " (id, data, user_id, expires_at, created_at, updated_at, last_seen_at," +
+			" user_agent, client_ip, version, signed_in_at, idle_timeout, deadline, flags) VALUES (" + strings.Join(marks, ", ") + ")"
 		data := "\x01" + `{"n":"1"}` // about what a new session's data column holds
 		var seq uint64               // across -count's runs, which share the tables
 		for _, tc := range []struct {
