@@ -76,6 +76,8 @@ func stmtName(id stmtID) string {
 		return "lockUserShared"
 	case id == sInsertUser:
 		return "insertUser"
+	case id == sInsertAnon:
+		return "insertAnon"
 	case id == sAnyExpired:
 		return "anyExpired"
 	case id == sMintToken:

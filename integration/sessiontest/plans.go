@@ -293,6 +293,8 @@ func planArgs(name string, v planValues, dialect string) ([]any, bool) {
 		return append(args, now), true
 	case name == "insert":
 		return []any{v.fresh, data, "", expires, now, now, seen, "", "", int64(1), sql.NullTime{}, int64(0), sql.NullTime{}, 0}, true
+	case name == "insertAnon":
+		return []any{v.fresh, data, expires, now, now, seen, int64(1)}, true
 	case name == "insertUser": // PostgreSQL's, which takes the user's lock
 		return []any{v.fresh, data, "user1", expires, now, now, seen, "", "", int64(1), seen, int64(0), sql.NullTime{}, 0, "user1"}, true
 	case name == "moveExpiry":
