@@ -419,6 +419,8 @@ func (st *Store) loadAny(ctx context.Context, ids []string, now time.Time, heade
 
 func (st *Store) insert(ctx context.Context, m *Model) error {
 	t := newTimeArgs(m.CreatedAt)
+	// Every column sInsertAnon leaves to the table must be at its default
+	// here: a column that INSERT comes to leave out must join this test.
 	if m.UserID == "" && m.UserAgent == "" && m.ClientIP == "" && !m.SignedInAt.Valid && m.IdleTimeout == 0 && !m.Deadline.Valid && m.Flags == 0 {
 		_, err := st.run.exec(ctx, sInsertAnon, m.ID, m.Data, t.of(m.ExpiresAt), t.now, t.of(m.UpdatedAt), t.null(m.LastSeenAt), m.Version)
 		return err
