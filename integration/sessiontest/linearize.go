@@ -117,7 +117,7 @@ func RunLinearizability(t *testing.T, open Opener, d time.Duration) {
 	assert.Empty(t, failures, "requests that failed outside the contract")
 	for _, a := range l.apps {
 		assert.Empty(t, unexpected(a.errors()), "errors in c.Errors")
-		assert.Empty(t, unexpected(strings.Split(a.logs.String(), "\n")), "errors in the log")
+		assert.Empty(t, unexpected(strings.Split(a.logs.String(), "\n")), "errors and warnings in the log")
 	}
 	checkLinearizable(t, ops)
 }
@@ -784,16 +784,24 @@ func (l *linRun) sweep(id int) {
 
 // unexpected returns the lines that report an error the contract does not
 // name: the error handler logs and records an interruption and a header
-// write without a live token, and nothing else may fail.
+// write without a live token, and nothing else may fail. A warning counts
+// too, but for a token sent the other way, which the run does on purpose:
+// the store warns when it gives up on part of a request that the contract
+// counts on (an old ID left working after a renewal, an expiry not
+// extended), and the history checked afterwards would only show the
+// consequence, far from its cause.
 func unexpected(lines []string) []string {
 	var out []string
 	for _, line := range lines {
-		if line == "" || strings.Contains(line, "level=") && !strings.Contains(line, "level=ERROR") {
+		switch {
+		case line == "",
+			strings.Contains(line, "level=DEBUG"), strings.Contains(line, "level=INFO"),
+			strings.Contains(line, "level=WARN") && strings.Contains(line, "presented in the wrong place"),
+			strings.Contains(line, ginsession.ErrSessionInterrupted.Error()),
+			strings.Contains(line, ginsession.ErrTokenNotIssued.Error()):
 			continue
 		}
-		if !strings.Contains(line, ginsession.ErrSessionInterrupted.Error()) && !strings.Contains(line, ginsession.ErrTokenNotIssued.Error()) {
-			out = append(out, line)
-		}
+		out = append(out, line)
 	}
 	return out
 }
