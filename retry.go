@@ -39,6 +39,14 @@ func attemptsFor(id stmtID) int {
 	return maxAttempts
 }
 
+// repeatable tells a write whose second run changes nothing the first
+// did not: one whose connection broke in flight runs again on a fresh
+// connection, as a read does. Ending a renewal clears the old ID of the
+// row whose ID is id: a second run finds it cleared, or, were the session
+// renewed again meanwhile, no row of that ID. Without the second run the
+// old cookie would still end the session for renewalGrace.
+func repeatable(id stmtID) bool { return id == sEndRenewal }
+
 const (
 	backoffBase = 3 * time.Millisecond
 	backoffMax  = 150 * time.Millisecond

@@ -424,6 +424,49 @@ func TestALostConnectionCostsNoErrorAndRunsNoWriteTwice(t *testing.T) {
 	}
 }
 
+// Ending a renewal is a write, but one that may run twice: when its
+// connection breaks, it runs again on a fresh one, so that the old cookie
+// stops working with the request, not renewalGrace later.
+func TestALostConnectionDoesNotLeaveARenewedSessionsOldIDWorking(t *testing.T) {
+	for _, afterRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("the first run landed: %v", afterRun), func(t *testing.T) {
+			db, rec, in := openInjectDB(t)
+			a := newAppOn(t, db, rec, basicRoutes)
+			cl := a.client()
+			require.Equal(t, http.StatusOK, cl.get("/set?k=old").StatusCode)
+			old := cl.cookie()
+			in.mu.Lock()
+			in.afterRun = afterRun
+			in.mu.Unlock()
+			in.arm("SET renewed_from = ''", io.ErrUnexpectedEOF, 1)
+			in.mu.Lock()
+			in.seen = nil
+			in.mu.Unlock()
+
+			require.Equal(t, http.StatusOK, cl.get("/renew").StatusCode)
+			require.NotEqual(t, old, cl.cookie())
+			assert.Equal(t, 1, in.failures())
+			in.arm("", nil, 0)
+			in.mu.Lock()
+			ran := 0
+			for _, q := range in.seen {
+				if strings.Contains(q, "SET renewed_from = ''") {
+					ran++
+				}
+			}
+			in.mu.Unlock()
+			assert.Equal(t, 2, ran, "how often the end of the renewal reached the database")
+			assert.NotContains(t, a.logs.String(), "cannot retire the renewed session's old ID")
+
+			// A logout sent with the old cookie finds nothing to end.
+			stale := a.client()
+			stale.setCookie(old)
+			assert.Equal(t, http.StatusOK, stale.get("/destroy").StatusCode)
+			assert.Equal(t, "old", cl.get("/get?k=k").body, "the renewed session outlives a logout with its old ID")
+		})
+	}
+}
+
 // A server that stays down fails the request once the budget for fresh
 // connections is spent, not at once and not never.
 func TestAServerThatStaysDownFailsTheRequestAfterTheBudget(t *testing.T) {

@@ -178,7 +178,7 @@ func (r *runner) query(ctx context.Context, id stmtID, args []any, scan func(*sq
 // exec runs statement id and returns how many rows it changed.
 func (r *runner) exec(ctx context.Context, id stmtID, args ...any) (int64, error) {
 	args = r.driverArgs(args)
-	return r.retry(ctx, id, args, false, func(ctx context.Context, g *generation) (int64, error) {
+	return r.retry(ctx, id, args, repeatable(id), func(ctx context.Context, g *generation) (int64, error) {
 		if r.viaGORM {
 			res := r.db.WithContext(ctx).Set(gormWrite, true).Exec(g.text[id], args...)
 			return res.RowsAffected, res.Error
@@ -315,10 +315,11 @@ func (g *generation) prepared(ctx context.Context, db *sql.DB, id stmtID) (*sql.
 // then reported as ErrConflict. Every statement is safe to repeat after those:
 // each is one implicit transaction, and a conflict means it did not commit.
 // A lost or refused connection is tried again on a fresh one, within
-// connRetryBudget, when the statement provably never ran, or when it is a
-// read (read): a write that may have run is not run twice (the save path
-// asks the row whether it landed: Store.landed).
-func (r *runner) retry(ctx context.Context, id stmtID, args []any, read bool, op func(context.Context, *generation) (int64, error)) (int64, error) {
+// connRetryBudget, when the statement provably never ran, or when running
+// it twice is harmless (again: a read, or a repeatable write): any other
+// write that may have run is not run twice (the save path asks the row
+// whether it landed: Store.landed).
+func (r *runner) retry(ctx context.Context, id stmtID, args []any, again bool, op func(context.Context, *generation) (int64, error)) (int64, error) {
 	if r.inTx {
 		return op(ctx, r.cur.Load())
 	}
@@ -344,9 +345,10 @@ func (r *runner) retry(ctx context.Context, id stmtID, args []any, read bool, op
 				continue
 			}
 		case errConnLost, errNotSent:
-			// A read runs again as often as an unsent statement: the pool
-			// may hand it another connection the restart broke.
-			if kind == errConnLost && !read || connWait >= connRetryBudget {
+			// A read (or a repeatable write) runs again as often as an unsent
+			// statement: the pool may hand it another connection the
+			// restart broke.
+			if kind == errConnLost && !again || connWait >= connRetryBudget {
 				return n, err
 			}
 			pause := min(connRetryBase<<min(connTries, 6), connRetryBudget-connWait)
