@@ -68,7 +68,8 @@ const (
 	// Any statement may run again, a write too.
 	errNotSent
 	// errConnLost: the connection broke while the statement was in flight;
-	// it may have run. Only a read runs again: a write could apply twice.
+	// it may have run. Only a read or a repeatable write runs again: any
+	// other write could apply twice.
 	errConnLost
 )
 

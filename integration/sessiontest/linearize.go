@@ -785,20 +785,25 @@ func (l *linRun) sweep(id int) {
 // unexpected returns the lines that report an error the contract does not
 // name: the error handler logs and records an interruption and a header
 // write without a live token, and nothing else may fail. A warning counts
-// too, but for a token sent the other way, which the run does on purpose:
-// the store warns when it gives up on part of a request that the contract
-// counts on (an old ID left working after a renewal, an expiry not
-// extended), and the history checked afterwards would only show the
-// consequence, far from its cause.
+// too, as the store warns when it gives up on part of a request and goes
+// on: one that weakens what the run checks (an old ID left working after a
+// renewal) would otherwise show only as a history the checker refuses, far
+// from its cause. The warnings the run may cause without weakening it are
+// let through: a token sent the other way, which the run does on purpose;
+// and a session's expiry or last use not moved forward, which the model
+// has no place for (the run's clock never comes near the idle window).
 func unexpected(lines []string) []string {
 	var out []string
 	for _, line := range lines {
 		switch {
 		case line == "",
 			strings.Contains(line, "level=DEBUG"), strings.Contains(line, "level=INFO"),
-			strings.Contains(line, "level=WARN") && strings.Contains(line, "presented in the wrong place"),
 			strings.Contains(line, ginsession.ErrSessionInterrupted.Error()),
 			strings.Contains(line, ginsession.ErrTokenNotIssued.Error()):
+			continue
+		case strings.Contains(line, "level=WARN") && (strings.Contains(line, "presented in the wrong place") ||
+			strings.Contains(line, "cannot extend the session's expiry") ||
+			strings.Contains(line, "cannot record the session's last use")):
 			continue
 		}
 		out = append(out, line)
