@@ -42,9 +42,10 @@ func attemptsFor(id stmtID) int {
 // repeatable tells a write whose second run changes nothing the first
 // did not: one whose connection broke in flight runs again on a fresh
 // connection, as a read does. Ending a renewal clears the old ID of the
-// row whose ID is id: a second run finds it cleared, or, were the session
-// renewed again meanwhile, no row of that ID. Without the second run the
-// old cookie would still end the session for renewalGrace.
+// row whose ID is id: a second run writes the same constants the first
+// did (whether or not that one landed), or, were the session renewed again
+// or ended meanwhile, finds no row of that ID. Without the second run the
+// old cookie could still end the session for up to renewalGrace.
 func repeatable(id stmtID) bool { return id == sEndRenewal }
 
 const (
